@@ -1,0 +1,231 @@
+"""Headless command line: flags, exit codes (spec §8) and plain output.
+
+The CLI and the TUI are two thin front ends over the same engine calls. Every user error
+is a ``PendoTuiError``: printed as one or two lines (what, then how to fix), mapped to its
+exit code; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pendo_tui import __version__
+from pendo_tui.errors import PendoTuiError, UsageError
+
+if TYPE_CHECKING:
+    from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import Secrets, StaticSecrets
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  ok
+  1  unexpected internal error (a bug: rerun with --debug and report it)
+  2  usage or configuration error
+  3  authentication or permission (bad key, wrong region, read-only key, missing secret)
+  4  Pendo, store or network failure after retries
+  5  finished, but rejected or skipped rows are above [alerts] rejected_threshold
+  6  another run holds the lock on this store
+
+secrets come from the environment (PENDO_INTEGRATION_KEY, PENDO_TRACK_SECRET) or the OS
+keyring (saved by the set-up screens); never from the config file.
+
+examples:
+  pendo-tui --demo                      open the UI on the built-in simulator
+  pendo-tui --demo --sync --json        sync the demo, print a JSON summary
+  pendo-tui --check                     test the connection of the default config
+  pendo-tui --sync                      run every enabled pull mapping and push sync
+  pendo-tui --sync --mapping "Logins"   run one mapping
+  pendo-tui --resync-all                rebuild every pull mapping's history
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pendo-tui",
+        description=(
+            "Pull Pendo usage into a database you own, push warehouse rows back into Pendo. "
+            "With no action flag, opens the set-up UI."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_argument_group("actions")
+    actions.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the built-in Pendo simulator, a throw-away config and a temporary SQLite "
+        "store (combine with --sync, --check or nothing for the UI)",
+    )
+    actions.add_argument(
+        "--sync",
+        action="store_true",
+        help="run all enabled pull mappings and push syncs headless, then exit",
+    )
+    actions.add_argument(
+        "--resync-all",
+        action="store_true",
+        help="rebuild every pull mapping from days_to_sync days ago (atomic: old data stays "
+        "if it fails; data older than the window is removed)",
+    )
+    actions.add_argument(
+        "--check",
+        action="store_true",
+        help="check the connection: is the key valid for this domain, can it write; then exit",
+    )
+    opts = p.add_argument_group("options")
+    opts.add_argument(
+        "--mapping",
+        action="append",
+        metavar="NAME",
+        default=None,
+        help="limit --sync/--resync-all to this pull mapping or push sync (repeatable)",
+    )
+    opts.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --sync/--resync-all: print what would be fetched, written and sent; "
+        "change nothing",
+    )
+    opts.add_argument(
+        "--json", action="store_true", help="print one machine-readable JSON summary on stdout"
+    )
+    opts.add_argument(
+        "--config",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="config file (default: $PENDO_TUI_CONFIG, else the user config dir)",
+    )
+    opts.add_argument(
+        "--debug",
+        action="store_true",
+        help="print every API call (secrets redacted) on stderr, and tracebacks on errors",
+    )
+    opts.add_argument("--version", action="version", version=f"pendo-tui {__version__}")
+    return p
+
+
+@dataclass
+class Context:
+    """What a command needs: the config, its path (None in demo), secrets, demo server."""
+
+    config: Config
+    config_path: Path | None
+    secrets: Secrets | StaticSecrets
+    demo: Any = None  # running Simulator in --demo mode
+
+
+def _validate_args(args: argparse.Namespace) -> None:
+    if args.sync and args.resync_all:
+        raise UsageError(
+            "--sync and --resync-all are two different runs", "Give one of them, not both."
+        )
+    if args.check and (args.sync or args.resync_all):
+        raise UsageError("--check runs alone", "Run --check first, then --sync.")
+    runs = args.sync or args.resync_all
+    if args.dry_run and not runs:
+        raise UsageError("--dry-run needs --sync or --resync-all", "Add --sync.")
+    if args.mapping and not runs:
+        raise UsageError("--mapping needs --sync or --resync-all", "Add --sync.")
+    if args.json and not (runs or args.check):
+        raise UsageError("--json needs --sync, --resync-all or --check", "Add one of them.")
+
+
+@contextlib.contextmanager
+def _context(args: argparse.Namespace) -> Iterator[Context]:
+    if args.demo:
+        with _demo_context() as ctx:
+            yield ctx
+        return
+    from pendo_tui.config.secrets import Secrets
+    from pendo_tui.config.toml_io import default_config_path, load_config
+
+    path = args.config or default_config_path()
+    config = load_config(path)
+    yield Context(config=config, config_path=path, secrets=Secrets(config.profile))
+
+
+@contextlib.contextmanager
+def _demo_context() -> Iterator[Context]:
+    from pendo_tui.config.secrets import StaticSecrets
+    from pendo_tui.sim.demo import demo_config
+    from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
+    from pendo_tui.sim.server import Simulator
+
+    with tempfile.TemporaryDirectory(prefix="pendo-tui-demo-") as tmp, Simulator() as sim:
+        store_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        config = demo_config(sim.base_url, store_url)
+        secrets = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
+        yield Context(config=config, config_path=None, secrets=secrets, demo=sim)
+
+
+def _print_error(err: BaseException, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    if isinstance(err, PendoTuiError):
+        print(f"pendo-tui: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  {err.hint}", file=sys.stderr)
+    else:
+        print(f"pendo-tui: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
+        if not debug:
+            print("  Rerun with --debug for the traceback, and please report it.", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _validate_args(args)
+        if not (args.sync or args.resync_all or args.check):
+            return _open_tui(args)
+        with _context(args) as ctx:
+            if args.check:
+                from pendo_tui.commands import check
+
+                return check(ctx, as_json=args.json)
+            from pendo_tui.commands import sync
+
+            return sync(
+                ctx,
+                kind="resync_all" if args.resync_all else "sync",
+                mappings=args.mapping,
+                dry_run=args.dry_run,
+                as_json=args.json,
+                debug=args.debug,
+            )
+    except PendoTuiError as err:
+        _print_error(err, args.debug)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("pendo-tui: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # the last line of defence: one line, not a traceback
+        _print_error(err, args.debug)
+        return 1
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    from pendo_tui.tui.launch import launch
+
+    if args.demo:
+        with _demo_context() as ctx:
+            return launch(ctx, demo=True)
+    from pendo_tui.config.toml_io import default_config_path
+    from pendo_tui.tui.launch import launch_path
+
+    return launch_path(args.config or default_config_path())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
