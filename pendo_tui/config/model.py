@@ -273,7 +273,9 @@ class PushSync(_Strict):
 class AlertSettings(_Strict):
     urls: list[str] = Field(default_factory=list)  # apprise URLs
     on: list[Literal["failure", "rejected"]] = Field(default_factory=lambda: ["failure"])
-    rejected_threshold: int = Field(default=0, ge=0)  # exit 5 / alert when skipped+rejected > this
+    # Exit 5 and a "rejected" alert when skipped + rejected rows of a run exceed this;
+    # unset = no threshold (skipped anonymous visitors are normal in most subscriptions).
+    rejected_threshold: int | None = Field(default=None, ge=0)
 
 
 class Config(_Strict):

@@ -1,0 +1,138 @@
+"""Runs: the runs row, persisted requests, exit codes, alerts through a local webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pendo_tui.config.model import AlertSettings
+from pendo_tui.config.secrets import StaticSecrets
+from pendo_tui.errors import ExitCode, LockHeldError
+from pendo_tui.pendo.requestlog import RequestLog
+from pendo_tui.sim.demo import demo_config
+from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
+from pendo_tui.sim.server import Simulator
+from pendo_tui.store import schema
+from pendo_tui.store.db import open_store
+from pendo_tui.sync.runner import run
+
+SECRETS = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        type(self).received.append(json.loads(body or b"{}"))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook receiver on 127.0.0.1 that records what apprise posts to it."""
+    received: list[dict[str, Any]] = []
+    handler = type("Receiver", (_Receiver,), {"received": received})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"json://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as s:
+        yield s
+
+
+def _config(sim: Simulator, store_url: str, **alerts: Any) -> Any:
+    cfg = demo_config(sim.base_url, store_url)
+    if alerts:
+        cfg = cfg.model_copy(update={"alerts": AlertSettings(**alerts)})
+    return cfg
+
+
+def test_run_is_recorded_with_requests_and_no_secrets(sim: Simulator, store_url: str) -> None:
+    cfg = _config(sim, store_url)
+    log = RequestLog()
+    summary = run(cfg, SECRETS, request_log=log)
+    assert summary.status == "ok", summary.to_dict()
+    assert summary.exit_code == ExitCode.OK
+    store = open_store(store_url)
+    with store.engine.connect() as conn:
+        row = conn.execute(select(schema.runs).where(schema.runs.c.id == summary.run_id)).one()
+        reqs = conn.execute(
+            select(schema.requests).where(schema.requests.c.run_id == summary.run_id)
+        ).all()
+    store.close()
+    assert row.status == "ok" and row.finished_at is not None
+    assert row.summary["totals"]["rows_written"] > 0
+    assert len(reqs) == len(log.records()) > 0
+    dump = json.dumps([dict(r._mapping) for r in reqs], default=str)
+    assert DEMO_WRITE_KEY not in dump and DEMO_TRACK_SECRET not in dump
+
+
+def test_failure_alerts_the_webhook(
+    sim: Simulator, store_url: str, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = webhook
+    cfg = _config(sim, store_url, urls=[url], on=["failure"])
+    sim.faults.add("*", status=500, times=10_000)
+    summary = run(cfg, SECRETS)
+    assert summary.status == "failed"
+    assert summary.exit_code == ExitCode.REMOTE
+    assert summary.alerts == []  # delivered
+    assert len(received) == 1
+    assert "failed" in received[0]["title"]
+    assert DEMO_WRITE_KEY not in json.dumps(received)
+
+
+def test_rejected_rows_above_threshold_exit_5_and_alert(
+    sim: Simulator, store_url: str, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = webhook
+    cfg = _config(sim, store_url, urls=[url], on=["rejected"], rejected_threshold=0)
+    summary = run(cfg, SECRETS)
+    problems = summary.totals.get("skipped", 0) + summary.totals.get("rejected", 0)
+    assert problems > 0, "the demo dataset has anonymous visitors, which are skipped"
+    assert summary.status == "rejected"
+    assert summary.exit_code == ExitCode.THRESHOLD
+    assert len(received) == 1 and "rejected" in received[0]["title"]
+
+
+def test_no_threshold_means_no_exit_5(sim: Simulator, store_url: str) -> None:
+    summary = run(_config(sim, store_url), SECRETS)
+    assert summary.exit_code == ExitCode.OK
+
+
+def test_lock_held_raises_at_once(sim: Simulator, tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path}/s.db"
+    store = open_store(store_url)
+    with store.lock(), pytest.raises(LockHeldError):
+        run(_config(sim, store_url), SECRETS)
+    store.close()
+
+
+def test_dry_run_writes_nothing(sim: Simulator, store_url: str) -> None:
+    summary = run(_config(sim, store_url), SECRETS, dry_run=True)
+    assert summary.status == "planned" and summary.run_id is None
+    assert sim.state.track_events == []
+    store = open_store(store_url)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(schema.runs)).all() == []
+        assert conn.execute(select(schema.metrics)).all() == []
+    store.close()
