@@ -24,7 +24,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+# History: 1 = first layout; 2 = requests.kind, request_body_size, response_body_size.
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -134,6 +135,10 @@ requests = Table(
     Column("response_body", Text),
     Column("error", Text),
     Column("attempt", Integer, default=1),
+    # Added in schema 2 (migrations.py): what kind of call, and body sizes before truncation.
+    Column("kind", String(32)),  # verify | list | aggregation | report | metadata | track ...
+    Column("request_body_size", BigInteger),
+    Column("response_body_size", BigInteger),
 )
 
 pull_state = Table(
