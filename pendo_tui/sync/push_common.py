@@ -1,0 +1,135 @@
+"""Plumbing shared by the events and objects pushers: one sync's context and value helpers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pendo_tui.config.model import PushSync
+from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.push_result import PushResult
+from pendo_tui.sync.push_state import PushState
+
+# Local rejects are written to push_rejects in chunks of this many.
+REJECT_FLUSH = 1_000
+# Progress is emitted at most this often (seconds), plus once at the end of each phase.
+PROGRESS_EVERY_S = 0.25
+
+
+def as_id(value: Any) -> str | None:
+    """A model value as a Pendo id: text, stripped; None/empty/NaN → None. 12.0 → "12"."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            value = int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def jsonable(value: Any) -> Any:
+    """A model value as JSON: dates as ISO 8601, Decimal as number, bytes as base64."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+class CallCounter:
+    """HTTP calls this sync made (thread-safe: workers count their own calls)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._n += n
+
+    @property
+    def value(self) -> int:
+        return self._n
+
+
+def client_retries(client: Any) -> int:
+    """The client's retry counter, whatever shape ``stats`` has (object or mapping)."""
+    stats = getattr(client, "stats", None)
+    if stats is None:
+        return 0
+    value = stats.get("retries", 0) if isinstance(stats, dict) else getattr(stats, "retries", 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass
+class PushContext:
+    sync: PushSync
+    client: Any
+    store: Any
+    state: PushState
+    result: PushResult
+    progress: ProgressCallback | None
+    run_id: int | None
+    calls: CallCounter = field(default_factory=CallCounter)
+    total_rows: int | None = None
+    dry_run: bool = False
+    pending_rejects: list[tuple[str, str]] = field(default_factory=list)
+    _last_progress: float = 0.0
+
+    def reject(self, key: str, reason: str, error: str) -> None:
+        """Count a rejected row and queue it for ``push_rejects`` (not in a dry run)."""
+        self.result.reject(key, reason, error)
+        if self.dry_run:
+            return
+        self.pending_rejects.append((key, error))
+        if len(self.pending_rejects) >= REJECT_FLUSH:
+            with self.store.begin() as conn:
+                self.flush_rejects(conn)
+
+    def flush_rejects(self, conn: Any) -> None:
+        if self.pending_rejects:
+            self.state.reject(conn, self.pending_rejects)
+            self.pending_rejects = []
+
+    def report(self, phase: str, done: int, message: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        emit(
+            self.progress,
+            ProgressEvent(
+                mapping=self.sync.name,
+                phase=phase,
+                done=done,
+                total=self.total_rows,
+                message=message,
+                run_id=self.run_id,
+            ),
+        )

@@ -1,0 +1,277 @@
+"""Events push: model rows → Pendo track calls, each primary key delivered at most once.
+
+Delivery protocol (why it survives SIGKILL):
+
+1. Before a track call, its key is written ``in_flight`` and committed.
+2. After Pendo's 200 the key becomes ``delivered`` (committed with the next state write).
+3. A definite refusal (4xx/5xx answer) forgets the key: Pendo did not take the event.
+
+At most ``concurrency`` keys are in flight at any moment, because new keys are marked only
+when a worker slot is free. A key found ``in_flight`` by a later run may or may not have
+reached Pendo (the process died between the commit and the answer). Pendo's track call is
+not idempotent and cannot be queried, so the run must choose: we resend such keys — no
+event is ever lost, and the only possible duplicates are those ≤ concurrency events — and
+the run reports them (``in_flight_found`` / ``in_flight_keys``) so they can be checked.
+Keys already ``delivered`` are never sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, NamedTuple
+
+from pendo_tui.config.model import PushSync
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError
+from pendo_tui.sync.push_common import PushContext, as_id, jsonable
+from pendo_tui.sync.push_state import (
+    DELIVERED,
+    IN_FLIGHT,
+    KeyState,
+    StateUpdate,
+    value_hash,
+)
+
+# Pendo does not process events older than this (pendo-api.md §7), though it answers 200.
+OLD_EVENT_MS = 7 * 24 * 3600 * 1000
+# Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
+MS_THRESHOLD = 100_000_000_000
+MAX_LISTED_IN_FLIGHT = 1_000
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+class BadValue(ValueError):
+    """A row value that cannot be used; ``reason`` is the short code counted in the summary."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def parse_timestamp(value: Any) -> int:
+    """ISO 8601 text, a datetime, or epoch seconds / milliseconds → epoch ms (UTC).
+
+    Naive datetimes and ISO strings without an offset are taken as UTC.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a timestamp")
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return int(moment.timestamp() * 1000)
+    if isinstance(value, dt.date):
+        return int(
+            dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp() * 1000
+        )
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        if _NUMERIC.match(text):
+            number = float(text)
+        else:
+            if text.endswith(("Z", "z")):
+                text = text[:-1] + "+00:00"
+            return parse_timestamp(dt.datetime.fromisoformat(text))
+    if number != number or abs(number) == float("inf"):
+        raise ValueError(f"{value!r} is not a timestamp")
+    return int(number) if abs(number) >= MS_THRESHOLD else int(number * 1000)
+
+
+class PlannedEvent(NamedTuple):
+    key: str
+    value_hash: str
+    payload: dict[str, Any]
+
+
+class EventBuilder:
+    """Turns one model row into a track payload, or raises BadValue with a reason."""
+
+    def __init__(self, sync: PushSync, now_ms: int | None = None) -> None:
+        self.sync = sync
+        self.props = sync.property_columns()
+        self.now_ms = now_ms
+
+    def required_columns(self) -> list[str]:
+        s = self.sync
+        cols = [c for c in (s.visitor_id, s.event_column, s.timestamp, s.account_id) if c]
+        return cols + list(self.props.values())
+
+    def build(self, row: dict[str, Any], key: str) -> PlannedEvent:
+        s = self.sync
+        visitor = as_id(row.get(s.visitor_id or ""))
+        if visitor is None:
+            raise BadValue("empty_visitor_id", f"column {s.visitor_id!r} is empty")
+        name = s.event or as_id(row.get(s.event_column or ""))
+        if not name:
+            raise BadValue("empty_event_name", f"column {s.event_column!r} is empty")
+        payload: dict[str, Any] = {"type": "track", "event": name, "visitorId": visitor}
+        if s.account_id:
+            account = as_id(row.get(s.account_id))
+            if account is not None:
+                payload["accountId"] = account
+        properties = {
+            prop: jsonable(row.get(col))
+            for prop, col in self.props.items()
+            if row.get(col) is not None
+        }
+        payload["properties"] = properties
+        payload["context"] = {}
+        digest = value_hash(payload)  # before the timestamp: a send-time stamp is not data
+        if s.timestamp:
+            raw = row.get(s.timestamp)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                raise BadValue("empty_timestamp", f"column {s.timestamp!r} is empty")
+            try:
+                payload["timestamp"] = parse_timestamp(raw)
+            except (ValueError, OverflowError, OSError):
+                raise BadValue(
+                    "bad_timestamp",
+                    f"column {s.timestamp!r} value {str(raw)[:60]!r} is not ISO 8601 or epoch "
+                    "seconds/milliseconds",
+                ) from None
+            digest = value_hash([digest, payload["timestamp"]])
+        else:
+            # No timestamp column: stamp with the time of sending, which is what Pendo's
+            # "arrival time" would be (its API requires the field).
+            payload["timestamp"] = self.now_ms or int(time.time() * 1000)
+        return PlannedEvent(key, digest, payload)
+
+
+def plan_events(
+    ctx: PushContext,
+    rows: Iterator[dict[str, Any]],
+    known: dict[str, KeyState],
+    seen: set[str] | None = None,
+) -> Iterator[PlannedEvent]:
+    """Validate rows and yield those to send; count the rest in ``ctx.result``."""
+    s, res = ctx.sync, ctx.result
+    builder = EventBuilder(s)
+    now_ms = int(time.time() * 1000)
+    if not s.account_id:
+        res.warn(
+            f"push sync {s.name!r}: account_id is not mapped, events carry no accountId "
+            "(Pendo recommends one)"
+        )
+    for row in rows:
+        res.rows_read += 1
+        ctx.report("read", res.rows_read)
+        key = as_id(row.get(s.primary_key))
+        if key is None:
+            ctx.reject(
+                f"<row {res.rows_read}>", "empty_primary_key", f"column {s.primary_key!r} is empty"
+            )
+            continue
+        if seen is not None:
+            seen.add(key)
+        prior = known.get(key)
+        if prior is not None and prior.status == DELIVERED:
+            res.unchanged += 1
+            continue
+        if prior is not None and prior.status == IN_FLIGHT:
+            res.in_flight_found += 1
+            if len(res.in_flight_keys) < MAX_LISTED_IN_FLIGHT:
+                res.in_flight_keys.append(key)
+        try:
+            event = builder.build(row, key)
+        except BadValue as bad:
+            ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
+            continue
+        if event.payload["timestamp"] < now_ms - OLD_EVENT_MS:
+            res.old_events += 1
+            if not s.send_old_events:
+                res.skipped["old_event"] += 1
+                continue
+        yield event
+    if res.old_events:
+        verb = "sent anyway (send_old_events = true)" if s.send_old_events else "not sent"
+        res.warn(
+            f"push sync {s.name!r}: {res.old_events} event(s) are older than 7 days and {verb}; "
+            "Pendo ignores such events although it answers 200"
+        )
+    if res.in_flight_found:
+        res.warn(
+            f"push sync {s.name!r}: {res.in_flight_found} event(s) were in flight when an earlier "
+            "run stopped; they were sent again and may appear twice in Pendo "
+            f"(keys: {', '.join(res.in_flight_keys[:10])})"
+        )
+
+
+class _Outcome(NamedTuple):
+    event: PlannedEvent
+    error: BaseException | None
+
+
+def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
+    """Send events with bounded concurrency, keeping ``push_state`` exact at every commit."""
+    s, res = ctx.sync, ctx.result
+    fatal: BaseException | None = None
+    pending: dict[Future[None], PlannedEvent] = {}
+    finished: list[_Outcome] = []
+    exhausted = False
+
+    def send(event: PlannedEvent) -> None:
+        ctx.calls.add()
+        ctx.client.track(event.payload)
+
+    with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-track") as pool:
+        while True:
+            fresh: list[PlannedEvent] = []
+            while fatal is None and not exhausted and len(pending) + len(fresh) < s.concurrency:
+                nxt = next(events, None)
+                if nxt is None:
+                    exhausted = True
+                else:
+                    fresh.append(nxt)
+            if fresh or finished or ctx.pending_rejects:
+                _commit(ctx, finished, fresh)
+                finished = []
+            for event in fresh:
+                res.sent += 1
+                pending[pool.submit(send, event)] = event
+            if not pending:
+                break
+            done, _ = wait(pending, timeout=60, return_when=FIRST_COMPLETED)
+            for fut in done:
+                event = pending.pop(fut)
+                err = fut.exception()
+                if err is None:
+                    res.delivered += 1
+                elif isinstance(err, BadRequestError) and not isinstance(err, AuthError):
+                    ctx.reject(event.key, "pendo_rejected", err.server_message or err.message)
+                elif fatal is None:
+                    fatal = err
+                finished.append(_Outcome(event, err))
+            ctx.report("send", res.sent)
+    ctx.report("send", res.sent, force=True)
+    if fatal is not None:
+        raise fatal
+
+
+def _commit(
+    ctx: PushContext,
+    finished: list[_Outcome],
+    fresh: list[PlannedEvent],
+) -> None:
+    """One transaction: settle finished calls and mark the next ones in flight."""
+    delivered = [
+        StateUpdate(o.event.key, o.event.value_hash, DELIVERED) for o in finished if not o.error
+    ]
+    # An answer other than 200 means Pendo did not take the event: forget the key so the
+    # next run sends it. A broken connection (or a bug) leaves it in flight: it may have
+    # arrived, and the next run reports it.
+    refused = [
+        o.event.key
+        for o in finished
+        if isinstance(o.error, PendoTuiError) and not isinstance(o.error, NetworkError)
+    ]
+    in_flight = [StateUpdate(e.key, e.value_hash, IN_FLIGHT) for e in fresh]
+    with ctx.store.begin() as conn:
+        if delivered or in_flight:
+            ctx.state.write(conn, [*delivered, *in_flight])
+        if refused:
+            ctx.state.forget(conn, refused)
+        ctx.flush_rejects(conn)

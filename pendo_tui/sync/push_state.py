@@ -1,0 +1,108 @@
+"""A push sync's memory, in the store: what each primary key last sent, and its fate.
+
+``push_state`` holds one row per (sync, key): the hash of the values last delivered and a
+status — ``in_flight`` (an event whose track call may or may not have reached Pendo),
+``delivered``, ``missing`` (Pendo has no such record) or ``rejected``. ``push_rejects``
+keeps each run's rejected rows with Pendo's error.
+
+State is loaded into a dict (key → (hash, status)) at the start of a sync: about 150 bytes
+per key, so a 1M-row model needs ~150 MB. Beyond that, chunked lookups would be the next step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, delete, select
+
+from pendo_tui.store import schema
+
+IN_FLIGHT = "in_flight"
+DELIVERED = "delivered"
+MISSING = "missing"
+REJECTED = "rejected"
+
+# Rows per statement when writing state, so one huge batch never builds a giant statement.
+WRITE_CHUNK = 500
+
+
+class KeyState(NamedTuple):
+    value_hash: str | None
+    status: str
+
+
+class StateUpdate(NamedTuple):
+    key: str
+    value_hash: str | None
+    status: str
+
+
+def value_hash(values: Any) -> str:
+    """Stable hash of a row's mapped values (key order and JSON spelling do not matter)."""
+    blob = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+
+
+class PushState:
+    """Reads and writes one sync's rows of ``push_state`` / ``push_rejects``."""
+
+    def __init__(self, store: Any, sync: str, run_id: int | None) -> None:
+        self.store = store
+        self.sync = sync
+        self.run_id = run_id
+
+    def load(self) -> dict[str, KeyState]:
+        t = schema.push_state
+        out: dict[str, KeyState] = {}
+        with self.store.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=5_000).execute(
+                select(t.c.key, t.c.value_hash, t.c.status).where(t.c.sync == self.sync)
+            )
+            for key, h, status in result:
+                out[key] = KeyState(h, status)
+        return out
+
+    def write(
+        self,
+        conn: Connection,
+        updates: Iterable[StateUpdate],
+        *,
+        delivered_at: datetime | None = None,
+    ) -> None:
+        now = delivered_at or datetime.now(UTC)
+        rows = [
+            {
+                "sync": self.sync,
+                "key": u.key,
+                "value_hash": u.value_hash,
+                "status": u.status,
+                "delivered_at": now if u.status == DELIVERED else None,
+                "run_id": self.run_id,
+            }
+            for u in updates
+        ]
+        for i in range(0, len(rows), WRITE_CHUNK):
+            self.store.upsert(conn, schema.push_state, rows[i : i + WRITE_CHUNK], ["sync", "key"])
+
+    def forget(self, conn: Connection, keys: list[str]) -> None:
+        """Drop keys: their send failed for sure (or their record was cleared)."""
+        t = schema.push_state
+        for i in range(0, len(keys), WRITE_CHUNK):
+            conn.execute(
+                delete(t).where(t.c.sync == self.sync, t.c.key.in_(keys[i : i + WRITE_CHUNK]))
+            )
+
+    def reject(self, conn: Connection, rejects: list[tuple[str, str]]) -> None:
+        """Record rejected rows (key, error) for this run."""
+        rows = [
+            {"run_id": self.run_id or 0, "sync": self.sync, "key": k, "error": e}
+            for k, e in rejects
+        ]
+        for i in range(0, len(rows), WRITE_CHUNK):
+            self.store.upsert(
+                conn, schema.push_rejects, rows[i : i + WRITE_CHUNK], ["run_id", "sync", "key"]
+            )
