@@ -68,7 +68,9 @@ class PendoSettings(_Strict):
         parsed = urlparse(v)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             allowed = ", ".join(REGIONS)
-            raise ValueError(f"must be one of {allowed} or a base URL like https://pendo.example.com")
+            raise ValueError(
+                f"must be one of {allowed} or a base URL like https://pendo.example.com"
+            )
         if parsed.scheme == "http" and not is_loopback(parsed.hostname):
             raise ValueError(
                 f"plain http:// is only allowed for loopback hosts, not {parsed.hostname!r}; "
@@ -235,7 +237,8 @@ class PushSync(_Strict):
     timestamp: str | None = None  # column; absent = Pendo's arrival time
     visitor_id: str | None = None  # column
     account_id: str | None = None  # column
-    properties: list[str] | dict[str, str] = Field(default_factory=list)  # columns, or prop -> column
+    # columns sent as properties, or property name -> column
+    properties: list[str] | dict[str, str] = Field(default_factory=list)
     send_old_events: bool = False  # send events older than 7 days (Pendo ignores them)
     # objects
     match: str | None = None  # model column holding the Pendo id
@@ -351,4 +354,3 @@ class Config(_Strict):
 def multi_app_metric_name(prefix: str, metric: str) -> str:
     """Spec §3: ``"<prefix> - <metric>"``; an empty prefix gives the bare metric name."""
     return f"{prefix} - {metric}" if prefix else metric
-
