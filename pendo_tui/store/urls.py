@@ -73,7 +73,7 @@ def parse_store_url(raw: str | None) -> StoreUrl:
     text = (raw or "").strip() or default_store_url()
     try:
         url = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(
             f"Store URL {_mask(text)!r} is not a valid database URL.",
             hint=f"Set [store] url to a URL such as {_EXAMPLES}.",
