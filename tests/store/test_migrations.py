@@ -85,9 +85,7 @@ def test_v0_store_migrates_without_data_loss(store_url: str) -> None:
             assert info.migrated_at is not None
         # The migrated store takes new-style writes.
         with store.begin() as conn:
-            conn.execute(
-                schema.requests.update().values(kind="aggregation", response_body_size=10)
-            )
+            conn.execute(schema.requests.update().values(kind="aggregation", response_body_size=10))
             store.upsert(
                 conn,
                 "metrics",

@@ -51,7 +51,8 @@ def test_spec_tables_and_columns_exist(store: Store) -> None:
 
 def test_reopen_keeps_data_and_does_not_recreate(store_url: str) -> None:
     with open_store(store_url) as first, first.begin() as conn:
-        first.upsert(conn, "companies", [{"external_id": "acme", "name": "Acme", "source": "pendo"}])
+        row = {"external_id": "acme", "name": "Acme", "source": "pendo"}
+        first.upsert(conn, "companies", [row])
     with open_store(store_url) as again, again.connect() as conn:
         assert conn.execute(select(schema.companies.c.name)).scalars().all() == ["Acme"]
         assert len(conn.execute(select(schema.schema_info)).all()) == 1
@@ -87,9 +88,7 @@ def test_in_memory_sqlite_store_works() -> None:
         with store.begin() as conn:
             store.upsert(conn, "pull_state", [{"mapping": "m", "cursor_day": date(2026, 1, 2)}])
         with store.connect() as conn:
-            assert conn.execute(select(schema.pull_state.c.cursor_day)).scalar() == date(
-                2026, 1, 2
-            )
+            assert conn.execute(select(schema.pull_state.c.cursor_day)).scalar() == date(2026, 1, 2)
 
 
 @pytest.mark.parametrize(
