@@ -191,9 +191,12 @@ def _day_buckets(first: int, count: int | None, last: int | None, zone: ZoneInfo
     d0 = _local_date(first, zone)
     last_index = (_local_date(last, zone) - d0).days if last is not None else None
     try:
-        return [day_start(d0 + timedelta(days=i), zone) for i in _span(0, count, last_index)]
+        starts = [day_start(d0 + timedelta(days=i), zone) for i in _span(0, count, last_index)]
     except OverflowError:
         raise PipelineError("timeSeries reaches outside the supported calendar") from None
+    # A zone that skips a whole calendar day (Pacific/Apia, 2011-12-30) maps it onto the
+    # next day's start: keep one bucket per distinct instant.
+    return sorted(set(starts))
 
 
 def _hour_buckets(first: int, count: int | None, last: int | None, zone: ZoneInfo) -> list[int]:
