@@ -1,0 +1,114 @@
+"""POST /api/v1/aggregation: envelope checks, the evaluator bridge, streamed answers.
+
+The evaluator itself lives in ``sim/pipeline.py`` (another module's job); this file only
+adapts it to HTTP: 400 text/plain for a PipelineError, 422 for a body without pipeline.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import chain
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pendo_tui.sim.context import SimContext, text
+from pendo_tui.sim.dataset import Dataset
+from pendo_tui.sim.streaming import ChunkedJSON, aggregation_response, large_rows_chunks
+
+_END = object()
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+
+
+def _arith(node: ast.AST) -> int:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_arith(node.left), _arith(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_arith(node.operand)
+    raise ValueError("unsupported expression")
+
+
+def resolve_instant(value: Any, now_ms: int) -> int:
+    """A timeSeries ``first``: ms int, numeric string, or ``now()`` with + - * arithmetic."""
+    if isinstance(value, bool):
+        raise ValueError("boolean is not a time")
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        expr = value.replace("now()", str(now_ms)).strip()
+        return _arith(ast.parse(expr, mode="eval").body)
+    raise ValueError(f"cannot resolve time {value!r}")
+
+
+def start_time(steps: list[Any], ds: Dataset) -> int | None:
+    """Best-effort start of the first source's time series (Pendo's ``startTime``)."""
+    for step in steps:
+        if not isinstance(step, dict) or not isinstance(step.get("source"), dict):
+            continue
+        series = step["source"].get("timeSeries")
+        if not isinstance(series, dict):
+            return None
+        try:
+            first = resolve_instant(series.get("first", "now()"), ds.now_ms)
+        except (ValueError, SyntaxError):
+            return None
+        count = series.get("count")
+        back = count if isinstance(count, int) and count < 0 else 0
+        if series.get("period") == "hourRange":
+            return first - first % 3_600_000 + back * 3_600_000
+        return ds.day_start_ms(ds.day_of_ms(first) + timedelta(days=back))
+    return None
+
+
+def _evaluate(steps: list[Any], ds: Dataset) -> tuple[Iterator[Any], Any]:
+    from pendo_tui.sim import pipeline  # imported late: written in parallel, heavy-ish
+
+    it = iter(pipeline.evaluate(steps, ds, ds.now_ms))
+    return it, next(it, _END)
+
+
+def routes(ctx: SimContext) -> list[Route]:
+    ds = ctx.dataset
+
+    async def aggregation(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError as exc:
+            return text(f"request body is not JSON: {exc}")
+        req = body.get("request") if isinstance(body, dict) else None
+        if not isinstance(req, dict) or "pipeline" not in req:
+            return JSONResponse({"overall": {}, "fields": {"pipeline": "Required"}}, 422)
+        steps = req["pipeline"]
+        if not isinstance(steps, list):
+            return text("pipeline must be a JSON array of steps")
+        start = start_time(steps, ds)
+        if ctx.large_aggregation_rows > 0:
+            n = ctx.large_aggregation_rows
+            return ChunkedJSON(large_rows_chunks(n, ds.day_starts(), start))
+        try:
+            from pendo_tui.sim.pipeline import PipelineError
+        except ImportError:
+            return text("the simulator's aggregation evaluator is not installed", 501)
+        try:
+            it, first = await run_in_threadpool(_evaluate, steps, ds)
+        except PipelineError as exc:
+            return text(str(exc) or "Cannot parse pipeline")
+        rows = iter(()) if first is _END else chain([first], it)
+        return aggregation_response(start, rows)
+
+    return [
+        Route(
+            "/api/v1/aggregation",
+            ctx.guard("aggregation", "aggregation", aggregation),
+            methods=["POST"],
+        )
+    ]

@@ -1,0 +1,54 @@
+"""What clients wrote to the simulator, kept so tests can assert on it.
+
+Every record is O(1) (list append, dict update) because push benchmarks send
+100k track events and metadata rows through it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+MetadataKey = tuple[str, str, str]  # (kind, group, id)
+
+
+@dataclass
+class SimState:
+    track_events: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[MetadataKey, dict[str, Any]] = field(default_factory=dict)
+    # (kind, group) -> {field name: descriptor} created through the schema endpoint
+    fields: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    created: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids made by ?create
+    bulk_deletes: list[dict[str, Any]] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)  # request kind -> count
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.track_events.clear()
+            self.metadata.clear()
+            self.fields.clear()
+            self.created.clear()
+            self.bulk_deletes.clear()
+            self.requests.clear()
+
+    def set_values(self, kind: str, group: str, obj_id: str, values: dict[str, Any]) -> None:
+        self.metadata.setdefault((kind, group, obj_id), {}).update(values)
+
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        """A JSON view for the admin API; ``limit`` bounds the track event list."""
+        events = self.track_events if limit is None else self.track_events[-limit:]
+        return {
+            "track_events": events,
+            "track_event_count": len(self.track_events),
+            "metadata": [
+                {"kind": k, "group": g, "id": i, "values": v}
+                for (k, g, i), v in self.metadata.items()
+            ],
+            "fields": [{"kind": k, "group": g, "fields": f} for (k, g), f in self.fields.items()],
+            "created": {k: sorted(v) for k, v in self.created.items()},
+            "bulk_deletes": self.bulk_deletes,
+            "requests": dict(self.requests),
+        }

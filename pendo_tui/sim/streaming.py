@@ -1,0 +1,136 @@
+"""Streamed JSON bodies and the broken bodies fault injection sends.
+
+Large answers are produced by generators in bounded chunks: neither the simulator nor
+the client ever holds a whole aggregation result in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+CHUNK_BYTES = 64 * 1024
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class SimulatedTruncation(Exception):
+    """Raised mid-body on purpose so the server drops the connection."""
+
+
+class _QuietTruncation(logging.Filter):
+    """Keep deliberate truncations out of the server's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, SimulatedTruncation):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietTruncation) for f in logger.filters):
+        logger.addFilter(_QuietTruncation())
+
+
+def json_chunks(prefix: bytes, rows: Iterable[Any], suffix: bytes) -> Iterator[bytes]:
+    """``prefix row,row,… suffix`` in chunks of about CHUNK_BYTES."""
+    buf: list[bytes] = [prefix]
+    size = len(prefix)
+    sep = b""
+    for row in rows:
+        piece = sep + _dumps(row).encode()
+        sep = b","
+        buf.append(piece)
+        size += len(piece)
+        if size >= CHUNK_BYTES:
+            yield b"".join(buf)
+            buf, size = [], 0
+    buf.append(suffix)
+    yield b"".join(buf)
+
+
+class ChunkedJSON(StreamingResponse):
+    """A streamed JSON body that keeps its sync chunk iterator for fault wrappers."""
+
+    def __init__(self, chunks: Iterator[bytes], status_code: int = 200) -> None:
+        self.chunks = chunks
+        super().__init__(chunks, status_code=status_code, media_type="application/json")
+
+
+def json_array_response(rows: Iterable[Any]) -> ChunkedJSON:
+    return ChunkedJSON(json_chunks(b"[", rows, b"]"))
+
+
+def aggregation_response(start_time: int | None, rows: Iterable[Any]) -> ChunkedJSON:
+    prefix = b'{"startTime":' + _dumps(start_time).encode() + b',"results":['
+    return ChunkedJSON(json_chunks(prefix, rows, b"]}"))
+
+
+def large_rows_chunks(
+    n: int, day_starts: list[int], start_time: int | None, rows_per_chunk: int = 1000
+) -> Iterator[bytes]:
+    """A deterministic aggregation body of ``n`` page-event rows, generated lazily.
+
+    Shaped like rows grouped per visitor/day; formatted by hand because json.dumps per
+    row would make the simulator, not the client under test, the bottleneck.
+    """
+    apps = (-323232, 5629499534213120)
+    yield b'{"startTime":' + _dumps(start_time).encode() + b',"results":['
+    days = len(day_starts)
+    for lo in range(0, n, rows_per_chunk):
+        parts = []
+        for i in range(lo, min(n, lo + rows_per_chunk)):
+            ev = (i * 7919) % 97 + 1
+            parts.append(
+                f'{{"visitorId":"v-{i // days:07d}","accountId":"acct-{(i // days) % 997:03d}",'
+                f'"appId":{apps[i % 7 == 0]},"day":{day_starts[i % days]},'
+                f'"numEvents":{ev},"numMinutes":{ev % 20 + 1}}}'
+            )
+        body = ",".join(parts).encode()
+        yield (b"," + body) if lo else body
+    yield b"]}"
+
+
+def _truncated(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, b"")
+    yield first[: max(1, len(first) // 2)]
+    raise SimulatedTruncation("fault injection: body truncated")
+
+
+def _malformed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, b"")
+    yield first[: max(1, len(first) // 2)]
+    yield b'<html><body>upstream error</body></html>{"'
+
+
+def _body_iter(resp: Response) -> Iterator[bytes]:
+    if isinstance(resp, ChunkedJSON):
+        return resp.chunks
+    if isinstance(resp, StreamingResponse):
+        raise TypeError("fault injection needs a ChunkedJSON or a plain Response")
+    return iter([bytes(resp.body)])
+
+
+def truncated(resp: Response) -> Response:
+    """Same status and headers, half the first chunk of body, then a dropped connection."""
+    headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+    if not isinstance(resp, StreamingResponse):
+        headers["content-length"] = str(len(resp.body))  # promise the full body
+    return StreamingResponse(
+        _truncated(_body_iter(resp)), status_code=resp.status_code, headers=headers
+    )
+
+
+def malformed(resp: Response) -> Response:
+    """A complete response whose body is not valid JSON."""
+    headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+    return StreamingResponse(
+        _malformed(_body_iter(resp)), status_code=resp.status_code, headers=headers
+    )
