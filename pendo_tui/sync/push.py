@@ -206,7 +206,8 @@ def _vanished(known: dict[str, Any], seen: set[str] | None) -> list[str]:
 
 
 def _track_secret_set(client: Any) -> bool:
-    for attr in ("has_track_secret", "track_secret"):
+    # PendoClient keeps the secret private; ``_has_track`` is its read-only flag.
+    for attr in ("has_track_secret", "track_secret", "_has_track"):
         value = getattr(client, attr, None)
         if callable(value):
             value = value()

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import PendoTuiError
-from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError
+from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError, ServerError
 from pendo_tui.sync.push_common import PushContext, as_id, jsonable
 from pendo_tui.sync.push_state import (
     DELIVERED,
@@ -41,6 +41,8 @@ OLD_EVENT_MS = 7 * 24 * 3600 * 1000
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 MS_THRESHOLD = 100_000_000_000
 MAX_LISTED_IN_FLIGHT = 1_000
+# Gateway answers: the request never reached Pendo's application.
+SURELY_UNSENT_5XX = frozenset({502, 503, 504})
 _NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
@@ -260,14 +262,10 @@ def _commit(
     delivered = [
         StateUpdate(o.event.key, o.event.value_hash, DELIVERED) for o in finished if not o.error
     ]
-    # An answer other than 200 means Pendo did not take the event: forget the key so the
-    # next run sends it. A broken connection (or a bug) leaves it in flight: it may have
-    # arrived, and the next run reports it.
-    refused = [
-        o.event.key
-        for o in finished
-        if isinstance(o.error, PendoTuiError) and not isinstance(o.error, NetworkError)
-    ]
+    # A definite "no" (4xx, 429, 502-504, no secret) means Pendo did not take the event:
+    # forget the key so the next run sends it. A broken connection, another 5xx or a bug
+    # leaves it in flight: it may have been processed, and the next run reports it.
+    refused = [o.event.key for o in finished if o.error is not None and _surely_unsent(o.error)]
     in_flight = [StateUpdate(e.key, e.value_hash, IN_FLIGHT) for e in fresh]
     with ctx.store.begin() as conn:
         if delivered or in_flight:
@@ -275,3 +273,11 @@ def _commit(
         if refused:
             ctx.state.forget(conn, refused)
         ctx.flush_rejects(conn)
+
+
+def _surely_unsent(err: BaseException) -> bool:
+    if isinstance(err, NetworkError):
+        return False
+    if isinstance(err, ServerError):
+        return err.status in SURELY_UNSENT_5XX
+    return isinstance(err, PendoTuiError)

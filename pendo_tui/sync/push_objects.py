@@ -12,6 +12,7 @@ of the ⌈log₂ B⌉ levels of the bisection tree re-sends at most the 2 halves
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class BatchOutcome:
     delivered: list[PlannedWrite] = field(default_factory=list)
     missing: list[PlannedWrite] = field(default_factory=list)
     rejected: list[tuple[PlannedWrite, str]] = field(default_factory=list)
+    unattributed: list[str] = field(default_factory=list)  # errors naming no row we know
     requests: int = 0
 
 
@@ -153,9 +155,35 @@ def send_batch(ctx: PushContext, batch: list[PlannedWrite]) -> BatchOutcome:
                 reason = err.server_message or err.message
                 out.rejected.extend((w, reason) for w in part)
             continue
-        missing = {str(m) for m in (getattr(answer, "missing", None) or [])}
-        for w in part:
-            (out.missing if w.pendo_id in missing else out.delivered).append(w)
+        missing = {str(m) for m in (answer.missing or [])}
+        failed = _row_errors(part, answer.errors or [])
+        for i, w in enumerate(part):
+            if i in failed:
+                out.rejected.append((w, failed[i]))
+            elif w.pendo_id in missing:
+                out.missing.append(w)
+            else:
+                out.delivered.append(w)
+        if len(failed) < len(answer.errors or []):
+            out.unattributed.extend(e for e in answer.errors if e not in failed.values())
+    return out
+
+
+_ROW_REF = re.compile(r"\brow (\d+)\b")
+
+
+def _row_errors(part: list[PlannedWrite], errors: list[str]) -> dict[int, str]:
+    """Pendo's per-row errors of a 200 answer, by row index ("row 3 (v-17): ..." or the id)."""
+    out: dict[int, str] = {}
+    by_id = {w.pendo_id: i for i, w in enumerate(part)}
+    for error in errors:
+        m = _ROW_REF.search(error)
+        if m and int(m.group(1)) < len(part):
+            out[int(m.group(1))] = error
+            continue
+        hit = next((i for pid, i in by_id.items() if pid in error), None)
+        if hit is not None:
+            out[hit] = error
     return out
 
 
@@ -208,6 +236,8 @@ def _record(ctx: PushContext, out: BatchOutcome) -> None:
     res.skipped["missing"] += len(out.missing)
     for w, error in out.rejected:
         ctx.reject(w.key, "pendo_rejected", f"{ID_FIELD[ctx.sync.kind]} {w.pendo_id!r}: {error}")
+    for error in out.unattributed[:5]:
+        res.warn(f"push sync {ctx.sync.name!r}: Pendo reported an error for no known row: {error}")
     updates = [StateUpdate(w.key, w.value_hash, DELIVERED) for w in out.delivered]
     updates += [StateUpdate(w.key, w.value_hash, MISSING) for w in out.missing]
     updates += [StateUpdate(w.key, w.value_hash, REJECTED) for w, _ in out.rejected]
