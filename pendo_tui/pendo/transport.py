@@ -1,0 +1,541 @@
+"""HTTP for the Pendo client: one keep-alive httpx.Client, retries, typed errors, request log.
+
+Every attempt (first try and each retry) becomes one ``RequestRecord``. Retries use stamina
+(exponential backoff with jitter, bounded in attempts and in total time) and honour
+``Retry-After``. Only 429, 5xx and connection trouble are retried, never another 4xx; a
+streamed call is retried only before its first row reached the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+import stamina
+
+from pendo_tui.pendo.errors import (
+    REGION_HINT,
+    TRACK_HINT,
+    WRITE_HINT,
+    AuthError,
+    BadRequestError,
+    MalformedResponseError,
+    NetworkError,
+    NotFoundError,
+    PendoError,
+    RateLimitedError,
+    ReadOnlyKeyError,
+    ServerError,
+    host_of,
+    server_text,
+)
+from pendo_tui.pendo.requestlog import RequestLog
+from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, iter_items
+
+KEY_HEADER = "x-pendo-integration-key"
+_END = object()
+# 501/505 say "this server will never do that": retrying cannot help.
+_NOT_RETRIED_5XX = frozenset({501, 505})
+# A non-idempotent call (track) may be re-sent only when the first try surely did nothing.
+_SAFE_RESEND_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 7
+    max_retry_seconds: float = 600.0
+    backoff_initial: float = 1.0  # first wait; doubles each retry
+    backoff_max: float = 60.0  # cap of one wait (a Retry-After may ask for more)
+    backoff_jitter: float = 1.0  # random extra seconds, so parallel clients spread out
+
+
+@dataclass(slots=True)
+class Call:
+    """One logical API call; ``what`` names it in error messages ("the page list")."""
+
+    method: str
+    url: str
+    kind: str
+    what: str
+    body: bytes = b""
+    params: dict[str, str] | None = None
+    secret: Literal["key", "track"] = "key"
+    timeout: httpx.Timeout | None = None
+    write: bool = False
+    idempotent: bool = True
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self, what: str, url: str) -> Any:
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            raise MalformedResponseError(
+                f"Pendo sent {what} that is not valid JSON ({exc}).",
+                "Retry later; if it persists, export the call as HAR from the debugger "
+                "and check what answered (a proxy or captive portal?).",
+                status=self.status,
+                url=url,
+            ) from None
+
+
+@dataclass(slots=True)
+class Stats:
+    calls: int = 0  # HTTP attempts sent, retries included
+    retries: int = 0
+    errors: int = 0
+    _lock: Any = field(default=None, repr=False)
+
+    def add(self, *, calls: int = 0, retries: int = 0, errors: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.retries += retries
+            self.errors += errors
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Transport:
+    def __init__(
+        self,
+        *,
+        integration_key: str,
+        track_secret: str | None,
+        log: RequestLog,
+        policy: RetryPolicy,
+        timeout: httpx.Timeout,
+        region_label: str,
+        http_transport: httpx.BaseTransport | None = None,
+        user_agent: str = "pendo-tui",
+        max_connections: int = 64,
+    ) -> None:
+        self._key = integration_key
+        self._track = track_secret
+        self.log = log
+        self.policy = policy
+        self.region_label = region_label
+        self.write_access: bool | None = None  # known after /token/verify
+        self.stats = Stats(_lock=__import__("threading").Lock())
+        self.http = httpx.Client(
+            timeout=timeout,
+            transport=http_transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"user-agent": user_agent, "accept": "application/json"},
+            follow_redirects=False,  # a redirect would carry the key to another host
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- public ----------------------------------------------------------------------------
+    def fetch(self, call: Call) -> Reply:
+        """Send ``call`` with retries; the whole body is read (object calls are small)."""
+        request = self._build(call)
+        attempt_no = 0
+        started = time.monotonic()
+        try:
+            for attempt in self._retrying(call, started):
+                with attempt:
+                    attempt_no += 1
+                    return self._fetch_once(call, request, attempt_no)
+        except PendoError as exc:
+            self._gave_up(exc, attempt_no, started)
+            raise
+        raise AssertionError("unreachable: stamina either returns or re-raises")
+
+    def stream_items(self, call: Call, prefix: str) -> Iterator[Any]:
+        """Yield the JSON objects under ``prefix`` of the response, as they arrive."""
+        request = self._build(call)
+        attempt_no = 0
+        started = time.monotonic()
+        opened: _Opened | None = None
+        try:
+            for attempt in self._retrying(call, started):
+                with attempt:
+                    attempt_no += 1
+                    opened = self._open_stream(call, request, attempt_no, prefix)
+        except PendoError as exc:
+            self._gave_up(exc, attempt_no, started)
+            raise
+        assert opened is not None
+        yield from opened.drain()
+
+    # -- attempts --------------------------------------------------------------------------
+    def _build(self, call: Call) -> httpx.Request:
+        headers = {KEY_HEADER: self._track if call.secret == "track" else self._key}
+        if call.body:
+            headers["content-type"] = "application/json"
+        return self.http.build_request(
+            call.method,
+            call.url,
+            params=call.params,
+            content=call.body or None,
+            headers=headers,
+            timeout=call.timeout or httpx.USE_CLIENT_DEFAULT,
+        )
+
+    def _retrying(self, call: Call, started: float) -> Any:
+        p = self.policy
+        return stamina.retry_context(
+            on=self._retry_hook(call, started),
+            attempts=p.max_retries + 1,
+            timeout=p.max_retry_seconds if p.max_retry_seconds > 0 else None,
+            wait_initial=p.backoff_initial,
+            wait_max=p.backoff_max,
+            wait_jitter=p.backoff_jitter,
+        )
+
+    def _retry_hook(self, call: Call, started: float) -> Callable[[Exception], bool | float]:
+        budget = self.policy.max_retry_seconds
+
+        def hook(exc: Exception) -> bool | float:
+            if not isinstance(exc, PendoError) or not exc.retryable:
+                return False
+            if not call.idempotent and not _safe_to_resend(exc):
+                return False
+            wait = getattr(exc, "retry_after", None)
+            if wait is None:
+                self.stats.add(retries=1)
+                return True
+            if budget > 0 and time.monotonic() - started + wait > budget:
+                exc.hint = (
+                    f"Pendo asked to wait {wait:.0f} s (Retry-After), more than what is left of "
+                    f"the retry budget ([pendo] max_retry_seconds = {budget:.0f}). Retry later."
+                )
+                return False
+            self.stats.add(retries=1)
+            return float(wait)
+
+        return hook
+
+    def _gave_up(self, exc: PendoError, attempts: int, started: float) -> None:
+        self.stats.add(errors=1)
+        if exc.retryable and attempts > 1:
+            exc.message += (
+                f" Gave up after {attempts} attempts in {time.monotonic() - started:.1f} s."
+            )
+
+    def _fetch_once(self, call: Call, request: httpx.Request, attempt: int) -> Reply:
+        at, t0 = datetime.now(UTC), time.perf_counter()
+        self.stats.add(calls=1)
+        try:
+            resp = self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            self._record(call, request, attempt, at, t0, None, error=exc)
+            raise self._transport_error(call, exc, sent=False) from None
+        try:
+            content = resp.read()
+        except httpx.TransportError as exc:
+            self._record(call, request, attempt, at, t0, resp, error=exc)
+            raise self._transport_error(call, exc, sent=True) from None
+        finally:
+            resp.close()
+        self._record(call, request, attempt, at, t0, resp, body=content, size=len(content))
+        if resp.status_code >= 400:
+            raise self._status_error(call, resp.status_code, resp.headers, content)
+        return Reply(resp.status_code, resp.headers, content)
+
+    def _open_stream(
+        self, call: Call, request: httpx.Request, attempt: int, prefix: str
+    ) -> _Opened:
+        at, t0 = datetime.now(UTC), time.perf_counter()
+        self.stats.add(calls=1)
+        try:
+            resp = self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            self._record(call, request, attempt, at, t0, None, error=exc)
+            raise self._transport_error(call, exc, sent=False) from None
+        reader = ByteStreamReader(resp.iter_bytes(), capture=self.log.capture_limit)
+        if resp.status_code >= 400:
+            try:
+                while len(reader.captured) < reader.capture and reader.read(65_536):
+                    pass  # an error body: keep only what the log and the message need
+            except httpx.TransportError:
+                pass
+            finally:
+                resp.close()
+            body = bytes(reader.captured)
+            self._record(call, request, attempt, at, t0, resp, body=body, size=reader.size)
+            raise self._status_error(call, resp.status_code, resp.headers, body)
+        items = iter_items(reader, prefix)
+        opened = _Opened(self, call, request, attempt, at, t0, resp, reader, items)
+        try:
+            opened.first = next(items, _END)
+        except JSONError as exc:
+            raise opened.fail(self._malformed(call, exc, rows_yielded=False)) from None
+        except httpx.TransportError as exc:
+            raise opened.fail(self._transport_error(call, exc, sent=True)) from None
+        return opened
+
+    # -- request log -----------------------------------------------------------------------
+    def _record(
+        self,
+        call: Call,
+        request: httpx.Request,
+        attempt: int,
+        at: datetime,
+        t0: float,
+        resp: httpx.Response | None,
+        *,
+        body: bytes = b"",
+        size: int = 0,
+        error: BaseException | str | None = None,
+    ) -> None:
+        err = (_describe(error) if isinstance(error, BaseException) else error) or None
+        self.log.record(
+            at=at,
+            method=call.method,
+            url=str(request.url),
+            status=resp.status_code if resp is not None else None,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            request_headers=request.headers.multi_items(),
+            response_headers=resp.headers.multi_items() if resp is not None else (),
+            request_body=call.body,
+            request_body_size=len(call.body),
+            response_body=body,
+            response_body_size=size,
+            error=err,
+            attempt=attempt,
+            kind=call.kind,
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+    def _transport_error(self, call: Call, exc: httpx.TransportError, *, sent: bool) -> PendoError:
+        host = host_of(call.url)
+        if sent and isinstance(exc, httpx.RemoteProtocolError):
+            err: PendoError = MalformedResponseError(
+                f"The response from {host} for {call.what} was cut off ({_describe(exc)}).",
+                "Nothing of it was kept. Retry later; a proxy with a body size limit can also "
+                "cause this.",
+                url=call.url,
+                method=call.method,
+            )
+            err.retryable = True  # a broken transfer, not a bad document: worth another try
+        elif isinstance(exc, httpx.TimeoutException):
+            setting = (
+                "aggregation_timeout"
+                if call.kind in ("aggregation", "report")
+                else ("request_timeout")
+            )
+            err = NetworkError(
+                f"{call.what.capitalize()} at {host} timed out ({type(exc).__name__}).",
+                f"Raise [pendo] {setting}, or sync a smaller window.",
+                url=call.url,
+                method=call.method,
+            )
+        else:
+            err = NetworkError(
+                f"Could not talk to {host} for {call.what}: {_describe(exc)}.",
+                f"Check the network, proxy and the Pendo domain ({self.region_label}).",
+                url=call.url,
+                method=call.method,
+            )
+        err.request_sent = sent or not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        return err
+
+    def _malformed(self, call: Call, exc: Exception, *, rows_yielded: bool) -> PendoError:
+        detail = " ".join(str(exc).split())[:200]
+        where = "after some rows were read; none may be kept" if rows_yielded else "nothing kept"
+        return MalformedResponseError(
+            f"Pendo sent {call.what} that is cut off or not valid JSON ({detail}); {where}.",
+            "Retry the sync; if it persists, export the call as HAR from the debugger pane.",
+            url=call.url,
+            method=call.method,
+        )
+
+    def _status_error(
+        self, call: Call, status: int, headers: httpx.Headers, body: bytes
+    ) -> PendoError:
+        host = host_of(call.url)
+        text = server_text(self.log.redactor.text(body.decode("utf-8", "replace")))
+        kw: dict[str, Any] = {"status": status, "method": call.method, "url": call.url}
+        label = self.region_label
+        if status in (401, 403):
+            if call.secret == "track":
+                return AuthError(
+                    f"Pendo at {host} refused the track secret (HTTP {status}).", TRACK_HINT, **kw
+                )
+            if call.write and self.write_access is False:
+                return ReadOnlyKeyError(
+                    f"The integration key is read-only: Pendo at {host} refused {call.what} "
+                    f"(HTTP {status}).",
+                    WRITE_HINT,
+                    **kw,
+                )
+            if call.write:
+                return AuthError(
+                    f"Pendo at {host} refused {call.what} (HTTP {status}): the key may lack write "
+                    f"access, or it belongs to another region than {label}.",
+                    f"{WRITE_HINT} {REGION_HINT}",
+                    **kw,
+                )
+            if call.kind == "aggregation":
+                return AuthError(
+                    f"Pendo at {host} refused the aggregation (HTTP {status}): the key may need "
+                    f"write access (some subscriptions run aggregations only for read-write keys), "
+                    f"or it belongs to another region than {label}.",
+                    f"{REGION_HINT} If the key works for other calls, try a key with write access.",
+                    **kw,
+                )
+            return AuthError(
+                f"Pendo at {host} ({label}) refused the integration key (HTTP {status}) "
+                f"for {call.what}.",
+                REGION_HINT,
+                **kw,
+            )
+        if status == 404:
+            return NotFoundError(
+                f"Pendo at {host} has no {call.what} (HTTP 404).",
+                "Check the id; Pendo also answers 404 for objects this key cannot see.",
+                **kw,
+            )
+        if status in (400, 422):
+            return BadRequestError(
+                f"Pendo rejected {call.what} (HTTP {status}): {text or 'no reason given'}",
+                _bad_request_hint(call.kind),
+                server_message=text,
+                **kw,
+            )
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if status == 429:
+            return RateLimitedError(
+                f"Pendo at {host} is rate limiting {call.what} (HTTP 429).",
+                "Wait a few minutes, or lower concurrency / batch sizes of push syncs.",
+                retry_after=retry_after,
+                **kw,
+            )
+        if status >= 500:
+            err = ServerError(
+                f"Pendo at {host} failed on {call.what} (HTTP {status})"
+                + (f": {text}" if text else "."),
+                "Pendo or a proxy in front of it had a problem; retry later "
+                "(https://status.pendo.io).",
+                retry_after=retry_after,
+                **kw,
+            )
+            err.retryable = status not in _NOT_RETRIED_5XX
+            return err
+        return PendoError(
+            f"Unexpected HTTP {status} from {host} for {call.what}"
+            + (f": {text}" if text else "."),
+            "Export the call from the debugger pane (HAR) to see the full exchange.",
+            **kw,
+        )
+
+
+def _bad_request_hint(kind: str) -> str:
+    if kind == "aggregation":
+        return "Fix the pipeline step Pendo names above (filters use C-like syntax, no `in`)."
+    if kind == "metadata":
+        return (
+            "Check that each field exists in Pendo (create it first) and that values match "
+            "the field's type."
+        )
+    if kind == "track":
+        return "A track event needs type, event, visitorId and an integer timestamp in ms."
+    return "Pendo's message above says what it did not accept."
+
+
+def _safe_to_resend(exc: PendoError) -> bool:
+    if isinstance(exc, NetworkError):
+        return not getattr(exc, "request_sent", True)
+    return exc.status in _SAFE_RESEND_STATUSES
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Opened:
+    """A streamed response whose status was OK and whose first row (if any) was parsed."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        call: Call,
+        request: httpx.Request,
+        attempt: int,
+        at: datetime,
+        t0: float,
+        resp: httpx.Response,
+        reader: ByteStreamReader,
+        items: Iterator[Any],
+    ) -> None:
+        self.t = transport
+        self.call, self.request, self.attempt, self.at, self.t0 = call, request, attempt, at, t0
+        self.resp, self.reader, self.items = resp, reader, items
+        self.first: Any = _END
+        self._closed = False
+
+    def close(self, error: BaseException | str | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.resp.close()
+        self.t._record(
+            self.call,
+            self.request,
+            self.attempt,
+            self.at,
+            self.t0,
+            self.resp,
+            body=bytes(self.reader.captured),
+            size=self.reader.size,
+            error=error,
+        )
+
+    def fail(self, err: PendoError) -> PendoError:
+        self.close(err.message)
+        return err
+
+    def drain(self) -> Iterator[Any]:
+        error: str | None = None
+        try:
+            if self.first is not _END:
+                yield self.first
+                yield from self.items  # the hot loop: no per-row Python work here
+        except JSONError as exc:
+            err = self.t._malformed(self.call, exc, rows_yielded=True)
+            error = err.message
+            raise err from None
+        except httpx.TransportError as exc:
+            err = self.t._transport_error(self.call, exc, sent=True)
+            err.retryable = False  # rows were handed out already: the caller must discard
+            err.message += " Rows already read from this response must be discarded."
+            error = err.message
+            raise err from None
+        except GeneratorExit:
+            error = "abandoned by the caller before the end of the response"
+            raise
+        finally:
+            self.close(error)
