@@ -1,0 +1,277 @@
+"""The Textual app: a thin shell that mounts the panes and owns app-wide actions.
+
+Constructor (what cli.py calls)::
+
+    PendoTuiApp(config_path, config=None, secrets=None, *, demo=False, sim_url=None,
+                request_log=None, export_dir=None, check_on_start=True)
+
+``config`` may be a ``Config`` or a ``ConfigDocument`` (comments kept on save); when it is
+None the file at ``config_path`` is loaded, or a fresh config is started if it does not
+exist. ``secrets`` defaults to ``Secrets(config.profile)`` (keyring). Set env
+``PENDO_TUI_EXIT_AFTER_FIRST_PAINT=1`` to print the first-paint time and exit (bench).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
+
+from pendo_tui.config.model import Config
+from pendo_tui.tui.screens.apps import AppsPane
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.screens.connection import ConnectionPane
+from pendo_tui.tui.screens.debugger import DebuggerPane
+from pendo_tui.tui.screens.identity import IdentityPane
+from pendo_tui.tui.screens.metrics import MetricsPane
+from pendo_tui.tui.screens.pull import PullPane
+from pendo_tui.tui.screens.push import PushPane
+from pendo_tui.tui.screens.run import RunPane
+from pendo_tui.tui.screens.segments import SegmentsPane
+from pendo_tui.tui.screens.timezone import TimezonePane
+from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus
+from pendo_tui.tui.widgets.confirm import ConfirmModal
+from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
+from pendo_tui.tui.widgets.form_row import show_errors
+
+# (id, pane class, navigation key). Order = sidebar order.
+PANES: list[tuple[str, type[Pane], str]] = [
+    ("connection", ConnectionPane, "f1"),
+    ("identity", IdentityPane, "f2"),
+    ("apps", AppsPane, "f3"),
+    ("segments", SegmentsPane, "f4"),
+    ("timezone", TimezonePane, "f5"),
+    ("pull", PullPane, "f6"),
+    ("push", PushPane, "f7"),
+    ("run", RunPane, "f8"),
+    ("debugger", DebuggerPane, "f9"),
+    ("metrics", MetricsPane, "f10"),
+]
+EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
+
+
+def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
+    """(Config, ConfigDocument | None) from what the caller gave."""
+    if isinstance(config, Config):
+        return config, None
+    if config is not None:  # a ConfigDocument
+        return config.config, config
+    if config_path is not None and config_path.exists():
+        from pendo_tui.config.toml_io import ConfigDocument
+
+        doc = ConfigDocument.load(config_path)
+        return doc.config, doc
+    return Config(), None
+
+
+def _default_request_log() -> Any:
+    try:
+        from pendo_tui.pendo.requestlog import RequestLog
+    except ImportError:  # engine not installed in this build: the debugger stays empty
+        return None
+    return RequestLog()
+
+
+class PendoTuiApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pendo-tui"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "check_connection", "Check connection"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        *[
+            Binding(key, f"show_pane('{pane_id}')", cls.TITLE, show=False)
+            for pane_id, cls, key in PANES
+        ],
+    ]
+
+    def __init__(
+        self,
+        config_path: Path | None = None,
+        config: Any = None,
+        secrets: Any = None,
+        *,
+        demo: bool = False,
+        sim_url: str | None = None,
+        request_log: Any = None,
+        export_dir: Path | None = None,
+        check_on_start: bool = True,
+    ) -> None:
+        super().__init__()
+        cfg, doc = _load(config_path, config)
+        if secrets is None:
+            from pendo_tui.config.secrets import Secrets
+
+            secrets = Secrets(cfg.profile)
+        self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
+        self.request_log = request_log if request_log is not None else _default_request_log()
+        self.export_dir = export_dir or Path.cwd()
+        self._check_on_start = check_on_start
+        self._unsubscribe: Any = None
+        if demo:
+            self.sub_title = "demo (built-in simulator)"
+
+    # -- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="sidebar"):
+                yield Static("pendo-tui", id="brand")
+                yield ListView(
+                    *[
+                        ListItem(Label(f"{cls.TITLE}  [dim]{key.upper()}[/]"), id=f"nav-{pid}")
+                        for pid, cls, key in PANES
+                    ],
+                    id="nav",
+                )
+                yield Static("", id="dirty")
+            with Vertical(id="main"):
+                yield ConnectionBadge(id="status-badge")
+                with ContentSwitcher(initial="connection", id="panes"):
+                    for pane_id, cls, _key in PANES:
+                        yield cls(id=pane_id)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.request_log is not None:
+            debugger = self.query_one(DebuggerPane)
+            self._unsubscribe = self.request_log.subscribe(debugger.on_record)
+        self._render_status()
+        self.config_changed()
+        if os.environ.get(EXIT_AFTER_PAINT):
+            self.call_after_refresh(self._exit_after_paint)
+            return
+        if self._check_on_start and self.state.secret(SECRET_INTEGRATION_KEY):
+            self.action_check_connection()
+
+    def _exit_after_paint(self) -> None:
+        print(f"first-paint {time.time():.6f}", flush=True)
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    # -- navigation ----------------------------------------------------------------------
+    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+        if event.list_view.id == "nav" and event.item is not None and event.item.id:
+            self._switch(event.item.id.removeprefix("nav-"))
+
+    def action_show_pane(self, pane_id: str) -> None:
+        nav = self.query_one("#nav", ListView)
+        nav.index = [pid for pid, _c, _k in PANES].index(pane_id)
+        self._switch(pane_id)
+
+    def _switch(self, pane_id: str) -> None:
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if switcher.current != pane_id:
+            switcher.current = pane_id
+            self.query_one(f"#{pane_id}", Pane).refresh_view()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Save", "Write the TOML and the secrets (ctrl+s)", self.action_save)
+        yield SystemCommand(
+            "Check connection", "Verify the key (ctrl+o)", self.action_check_connection
+        )
+        for pane_id, cls, key in PANES:
+            yield SystemCommand(
+                f"Go to {cls.TITLE}",
+                f"Show the {cls.TITLE} screen ({key})",
+                lambda p=pane_id: self.action_show_pane(p),
+            )
+        run = self.query_one(RunPane)
+        yield SystemCommand("Sync all", "Fetch what is new for every mapping", run.action_sync_all)
+        yield SystemCommand(
+            "Re-sync all", "Rebuild every metric (asks first)", run.action_resync_all
+        )
+        dbg = self.query_one(DebuggerPane)
+        yield SystemCommand("Export HAR", "Save the debugger's calls as HAR", dbg.action_export_har)
+
+    # -- app-wide state ------------------------------------------------------------------
+    def config_changed(self) -> None:
+        self.query_one("#dirty", Static).update(
+            "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
+        )
+        banner = self.query_one("#resync-banner")
+        banner.display = self.state.resync_needed
+
+    def runs_changed(self) -> None:
+        self.query_one(DebuggerPane).refresh_view()
+
+    def show_error(self, exc: BaseException) -> None:
+        """Any error as a notification with its cause and hint — never a traceback."""
+        from pendo_tui.errors import PendoTuiError
+
+        if isinstance(exc, PendoTuiError):
+            self.notify(str(exc), title=exc.title, severity="error", timeout=10)
+        else:
+            self.notify(f"{type(exc).__name__}: {exc}", title="Error", severity="error", timeout=10)
+
+    def _render_status(self) -> None:
+        for screen in self.screen_stack:
+            for badge in screen.query(ConnectionBadge):
+                badge.status = self.state.connection
+
+    # -- actions -------------------------------------------------------------------------
+    def action_check_connection(self) -> None:
+        self.state.connection = ConnectionStatus("checking", "Checking connection…")
+        self._render_status()
+        self._check()
+
+    @work(thread=True, exclusive=True, group="check")
+    def _check(self) -> None:
+        from pendo_tui.tui import services
+
+        try:
+            status = services.check_connection(self.state, self.request_log)
+        except Exception as exc:  # e.g. engine module missing: say so, in red
+            status = ConnectionStatus("error", f"{type(exc).__name__}: {exc}")
+        self.call_from_thread(self._checked, status)
+
+    def _checked(self, status: ConnectionStatus) -> None:
+        self.state.connection = status
+        self._render_status()
+
+    def action_save(self) -> None:
+        from pendo_tui.errors import ConfigError, PendoTuiError
+
+        try:
+            path = self.state.save()
+        except ConfigError as exc:
+            field_errors = getattr(exc, "field_errors", None) or {}
+            for pane in self.query(Pane):
+                show_errors(pane, dict(field_errors))
+            self.show_error(exc)
+            return
+        except PendoTuiError as exc:
+            self.show_error(exc)
+            return
+        self.notify(f"Saved {path} (secrets in the keyring)", title="Saved")
+        self.config_changed()
+
+    async def action_quit(self) -> None:
+        if not self.state.dirty:
+            self.exit(0)
+            return
+
+        def answer(discard: bool | None) -> None:
+            if discard:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit without saving?",
+                "You have unsaved changes. Press ctrl+s to save them first.",
+                "Discard and quit",
+            ),
+            answer,
+        )

@@ -1,0 +1,115 @@
+"""Apps: app id → metric prefix; the two default rows cannot be removed (spec §3)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Input, Static
+
+from pendo_tui.config.model import DEFAULT_APP_ID, UNKNOWN_APP_ID
+from pendo_tui.tui import services
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.widgets.picker import PickerModal
+
+FIXED = {DEFAULT_APP_ID: "the subscription's first app", UNKNOWN_APP_ID: "any app not listed"}
+
+
+class AppsPane(Pane):
+    TITLE = "Apps"
+    BINDINGS = [
+        Binding("a", "add_app", "Add"),
+        Binding("delete", "remove_app", "Remove"),
+        Binding("f4", "pick_app", "Pick from Pendo"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Apps and metric prefixes", classes="pane-title")
+        yield Static(
+            'Multi-app mappings name metrics "<prefix> - <metric>". Pendo has no app-name '
+            "listing: type names yourself. Changing this table needs a Re-sync all.",
+            classes="form-help",
+        )
+        yield DataTable(id="apps-table", cursor_type="row")
+        with Horizontal(classes="inline-form"):
+            yield Input(placeholder="app id", id="app-id")
+            yield Input(placeholder="metric prefix", id="app-prefix")
+            yield Button("Add / update", id="app-add", variant="primary")
+            yield Button("Pick id from Pendo (F4)", id="app-pick")
+            yield Button("Remove", id="app-remove", variant="error")
+        yield Static("", id="apps-errors", classes="form-error")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("App id", "Prefix", "Note")
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for app in self.state.config.apps:
+            table.add_row(app.id, app.prefix, FIXED.get(app.id, ""), key=app.id)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        app_id = event.row_key.value
+        app = next((a for a in self.state.config.apps if a.id == app_id), None)
+        if app:
+            self.query_one("#app-id", Input).value = app.id
+            self.query_one("#app-prefix", Input).value = app.prefix
+
+    def _set(self, apps: list[dict[str, str]]) -> None:
+        errors = self.state.propose({"apps": apps})
+        self.query_one("#apps-errors", Static).update("\n".join(errors.values()))
+        self.refresh_view()
+        self.changed()
+
+    @on(Button.Pressed, "#app-add")
+    @on(Input.Submitted)
+    def action_add_app(self) -> None:
+        app_id = self.query_one("#app-id", Input).value.strip()
+        prefix = self.query_one("#app-prefix", Input).value.strip()
+        if not app_id:
+            self.query_one("#apps-errors", Static).update("enter an app id")
+            return
+        apps = [a.model_dump() for a in self.state.config.apps]
+        for a in apps:
+            if a["id"] == app_id:
+                a["prefix"] = prefix
+                break
+        else:
+            apps.insert(
+                len(apps) - 1 if apps and apps[-1]["id"] == UNKNOWN_APP_ID else len(apps),
+                {"id": app_id, "prefix": prefix},
+            )
+        self._set(apps)
+
+    @on(Button.Pressed, "#app-remove")
+    def action_remove_app(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        app_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if app_id in FIXED:
+            self.query_one("#apps-errors", Static).update(
+                f"app {app_id} is a default row ({FIXED[app_id]}) and cannot be removed; "
+                "you can edit its prefix"
+            )
+            return
+        self._set([a.model_dump() for a in self.state.config.apps if a.id != app_id])
+
+    @on(Button.Pressed, "#app-pick")
+    def action_pick_app(self) -> None:
+        self.app.push_screen(
+            PickerModal(
+                "App ids seen in Pendo's pages and features",
+                lambda: services.load_catalog(self.state, "app"),
+            ),
+            self._picked,
+        )
+
+    def _picked(self, row: dict[str, str] | None) -> None:
+        if row:
+            self.query_one("#app-id", Input).value = row["id"]
+            self.query_one("#app-prefix", Input).focus()

@@ -1,0 +1,122 @@
+"""Connection: integration key, track secret, region or URL, profile, Check (spec §1)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Select, Static, Switch
+
+from pendo_tui.config.model import REGION_LABELS, REGIONS
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, SECRET_TRACK
+from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
+from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+
+CUSTOM = "custom"
+
+
+class ConnectionPane(Pane):
+    TITLE = "Connection"
+
+    def compose(self) -> ComposeResult:
+        cfg = self.state.config
+        domain = cfg.pendo.domain
+        region = domain if domain in REGIONS else CUSTOM
+        yield Static("Connection", classes="pane-title")
+        with Horizontal(classes="secret-box"):
+            yield FormRow(
+                "Integration key",
+                Input(
+                    self.state.secret(SECRET_INTEGRATION_KEY) or "",
+                    password=True,
+                    placeholder="paste the key (Settings → Integrations → Integration Keys)",
+                    id="key",
+                ),
+                "secrets.integration_key",
+                "stored in the OS keyring on Save, never in the TOML file",
+            )
+            with Horizontal(classes="switch-box"):
+                yield Switch(value=False, id="reveal")
+                yield Static("Reveal")
+        yield FormRow(
+            "Track event shared secret (only for event pushes)",
+            Input(self.state.secret(SECRET_TRACK) or "", password=True, id="track"),
+            "secrets.track_secret",
+        )
+        options = [(label, key) for key, label in REGION_LABELS.items()]
+        options.append(("Custom base URL (proxy, white-label, simulator)", CUSTOM))
+        yield FormRow(
+            "Region",
+            Select(options, value=region, allow_blank=False, id="region"),
+            "pendo.domain",
+            "a key works only in the region its subscription lives in",
+        )
+        yield FormRow(
+            "Custom base URL",
+            Input(
+                domain if region == CUSTOM else "",
+                id="custom-url",
+                placeholder="https://pendo.example.com",
+            ),
+            "pendo.custom",
+        )
+        yield FormRow(
+            "Profile (names this file's keyring entries)",
+            Input(cfg.profile, id="profile"),
+            "profile",
+        )
+        yield Button("Check connection (ctrl+o)", id="check", variant="primary")
+        yield ConnectionBadge(id="check-result", classes="big-status")
+
+    def on_mount(self) -> None:
+        self._show_custom()
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        self.query_one("#check-result", ConnectionBadge).status = self.state.connection
+
+    def _show_custom(self) -> None:
+        custom = self.query_one("#region", Select).value == CUSTOM
+        self.query_one("#custom-url").parent.display = custom  # type: ignore[union-attr]
+
+    @on(Switch.Changed, "#reveal")
+    def _reveal(self, event: Switch.Changed) -> None:
+        self.query_one("#key", Input).password = not event.value
+
+    @on(Input.Changed, "#key")
+    def _key(self, event: Input.Changed) -> None:
+        self.state.set_secret(SECRET_INTEGRATION_KEY, event.value.strip())
+        self.changed()
+
+    @on(Input.Changed, "#track")
+    def _track(self, event: Input.Changed) -> None:
+        self.state.set_secret(SECRET_TRACK, event.value.strip())
+        self.changed()
+
+    @on(Select.Changed, "#region")
+    @on(Input.Changed, "#custom-url")
+    def _domain(self) -> None:
+        self._show_custom()
+        region = self.query_one("#region", Select).value
+        domain = self.query_one("#custom-url", Input).value.strip() if region == CUSTOM else region
+        if not domain:
+            show_errors(
+                self, {"pendo.custom": "enter a base URL such as https://pendo.example.com"}
+            )
+            return
+        pendo = self.state.config.pendo.model_dump()
+        errors = self.state.propose({"pendo": {**pendo, "domain": domain}})
+        if "pendo.domain" in errors and region == CUSTOM:
+            errors["pendo.custom"] = errors.pop("pendo.domain")
+        show_errors(self, errors)
+        self.changed()
+
+    @on(Input.Changed, "#profile")
+    def _profile(self, event: Input.Changed) -> None:
+        show_errors(self, self.state.propose({"profile": event.value.strip()}))
+        self.changed()
+
+    @on(Button.Pressed, "#check")
+    def _check(self) -> None:
+        self.tui.action_check_connection()

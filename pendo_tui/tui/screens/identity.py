@@ -1,0 +1,96 @@
+"""Identity mapping: which Pendo field feeds each local identity (spec §2)."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Static, Switch
+
+from pendo_tui.tui import services
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+
+FIELDS = [
+    (
+        "company_external_id",
+        "Company external id",
+        "matches companies.external_id; PES needs accountId",
+    ),
+    ("end_user_external_id", "End user external id", "'-' means: match end users by email only"),
+    ("end_user_email", "End user email", "a visitor metadata field, e.g. agent.email"),
+    ("end_user_name", "End user name", "written only where the local value is empty"),
+    ("end_user_surname", "End user surname", ""),
+    ("asset_id", "Asset id field", "its value is the asset's external id"),
+    ("project_id", "Project id field", "its value is the project's external id"),
+]
+
+
+class IdentityPane(Pane):
+    TITLE = "Identity"
+
+    def compose(self) -> ComposeResult:
+        ident = self.state.config.identity
+        yield Static("Identity mapping", classes="pane-title")
+        for field, label, help in FIELDS:
+            yield FormRow(
+                label,
+                Input(getattr(ident, field) or "", id=f"id-{field}"),
+                f"identity.{field}",
+                help,
+            )
+        with Horizontal(classes="switch-box"):
+            yield Switch(value=ident.auto_create_end_users, id="id-auto")
+            yield Static(
+                "Auto-create end users (only when the visitor's company id is populated and "
+                "that company exists)"
+            )
+        with Horizontal(classes="modal-buttons"):
+            yield Button("Suggest fields from Pendo", id="id-suggest")
+            yield Static("", id="id-suggest-status")
+        yield Static("", id="id-errors", classes="form-error")
+
+    @on(Button.Pressed, "#id-suggest")
+    def load_suggestions(self) -> None:
+        self.query_one("#id-suggest-status", Static).update("loading metadata schema…")
+        self._load()
+
+    @work(thread=True, exclusive=True, group="identity")
+    def _load(self) -> None:
+        try:
+            fields = services.metadata_fields(self.state)
+        except Exception as exc:  # shown in place, the inputs still work without it
+            self.app.call_from_thread(self._loaded, [], str(exc).splitlines()[0])
+            return
+        self.app.call_from_thread(self._loaded, fields, "")
+
+    def _loaded(self, fields: list[str], error: str) -> None:
+        status = self.query_one("#id-suggest-status", Static)
+        if error:
+            status.update(f"[red]{error}[/]")
+            return
+        names = ["accountId", "visitorId", "-", *fields]
+        suggester = SuggestFromList(names, case_sensitive=False)
+        for field, _label, _help in FIELDS:
+            self.query_one(f"#id-{field}", Input).suggester = suggester
+        status.update(
+            f"{len(fields)} metadata fields: "
+            + ", ".join(fields[:12])
+            + (" …" if len(fields) > 12 else "")
+        )
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    def _apply(self) -> None:
+        data = {
+            field: (self.query_one(f"#id-{field}", Input).value.strip() or None)
+            for field, _label, _help in FIELDS
+        }
+        data["company_external_id"] = data["company_external_id"] or "accountId"
+        data["end_user_external_id"] = data["end_user_external_id"] or "visitorId"
+        data["auto_create_end_users"] = self.query_one("#id-auto", Switch).value
+        errors = self.state.propose({"identity": data})
+        rest = show_errors(self, errors)
+        self.query_one("#id-errors", Static).update("\n".join(rest))
+        self.changed()

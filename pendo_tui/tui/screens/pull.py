@@ -1,0 +1,138 @@
+"""Pull mappings: list with status; add/edit by kind (spec §4)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Static
+
+from pendo_tui.tui import services
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.widgets.confirm import ConfirmModal
+from pendo_tui.tui.widgets.pull_editor import PullEditor
+
+
+def _options(m: object) -> str:
+    flags = [f for f in ("multi_app", "passive", "auto_create_users") if getattr(m, f)]
+    if getattr(m, "segment", None):
+        flags.append(f"segment {m.segment}")  # type: ignore[attr-defined]
+    return ", ".join(flags)
+
+
+class PullPane(Pane):
+    TITLE = "Pull mappings"
+    BINDINGS = [
+        Binding("n", "new_mapping", "New"),
+        Binding("e", "edit_mapping", "Edit"),
+        Binding("delete", "remove_mapping", "Remove"),
+        Binding("space", "toggle_enabled", "Enable/disable"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Pull mappings", classes="pane-title")
+        yield DataTable(id="pull-table", cursor_type="row")
+        with Horizontal(classes="inline-form"):
+            yield Button("New mapping (n)", id="pull-new", variant="primary")
+            yield Button("Edit (e)", id="pull-edit")
+            yield Button("Enable/disable (space)", id="pull-toggle")
+            yield Button("Remove (del)", id="pull-remove", variant="error")
+        self._cursors: dict[str, date | None] = {}
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(
+            "Name", "Kind", "Object", "Source", "Options", "Status"
+        )
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        self._render_table()
+        self._load_cursors()
+
+    @work(thread=True, exclusive=True, group="pull-cursors")
+    def _load_cursors(self) -> None:
+        try:
+            cursors = services.pull_cursors(self.state.config)
+        except Exception:  # no store yet: statuses just say "never synced"
+            return
+        self.app.call_from_thread(self._cursors_loaded, cursors)
+
+    def _cursors_loaded(self, cursors: dict[str, date | None]) -> None:
+        self._cursors = cursors
+        self._render_table()
+
+    def _render_table(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for m in self.state.config.pull:
+            source = m.id or (m.app if m.kind == "pes" else "pipeline")
+            cursor = self._cursors.get(m.name)
+            status = (
+                "disabled"
+                if not m.enabled
+                else (f"synced to {cursor}" if cursor else "never synced")
+            )
+            table.add_row(m.name, m.kind, m.object, source or "", _options(m), status, key=m.name)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    def _selected(self) -> int | None:
+        table = self.query_one(DataTable)
+        return table.cursor_row if table.row_count else None
+
+    @on(Button.Pressed, "#pull-new")
+    def action_new_mapping(self) -> None:
+        self.app.push_screen(PullEditor(self.state, None), self._edited)
+
+    @on(Button.Pressed, "#pull-edit")
+    @on(DataTable.RowSelected)
+    def action_edit_mapping(self) -> None:
+        idx = self._selected()
+        if idx is not None:
+            self.app.push_screen(PullEditor(self.state, idx), self._edited)
+
+    def _edited(self, saved: bool | None) -> None:
+        if saved:
+            self._render_table()
+            self.changed()
+
+    @on(Button.Pressed, "#pull-toggle")
+    def action_toggle_enabled(self) -> None:
+        idx = self._selected()
+        if idx is None:
+            return
+        pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
+        pull[idx]["enabled"] = not self.state.config.pull[idx].enabled
+        self.state.propose({"pull": pull})
+        self._render_table()
+        self.changed()
+
+    @on(Button.Pressed, "#pull-remove")
+    def action_remove_mapping(self) -> None:
+        idx = self._selected()
+        if idx is None:
+            return
+        name = self.state.config.pull[idx].name
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
+                del pull[idx]
+                errors = self.state.propose({"pull": pull})
+                if errors:
+                    self.notify("\n".join(errors.values()), severity="error")
+                self._render_table()
+                self.changed()
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Remove mapping {name!r}?",
+                "Its stored metrics stay until the next Re-sync all.",
+                "Remove",
+            ),
+            done,
+        )

@@ -1,0 +1,256 @@
+"""Run panel: Sync now / Sync all / Re-sync all, progress per mapping, run history (spec §5, §7)."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from datetime import date, timedelta
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Static
+
+from pendo_tui.tui import services
+from pendo_tui.tui.screens.base import Pane
+from pendo_tui.tui.widgets.confirm import ConfirmModal
+from pendo_tui.tui.widgets.mapping_progress import MappingProgress
+
+HISTORY_ROWS = 50
+
+
+def _widget_id(name: str) -> str:
+    return (
+        "mp-" + "".join(c if c.isalnum() else "_" for c in name) + f"-{zlib.crc32(name.encode())}"
+    )
+
+
+def summary_dict(summary: Any) -> dict[str, Any]:
+    to_dict = getattr(summary, "to_dict", None)
+    return dict(to_dict()) if callable(to_dict) else {}
+
+
+def totals_text(totals: Any) -> str:
+    if not isinstance(totals, dict):
+        return ""
+    return ", ".join(f"{k} {v}" for k, v in totals.items() if isinstance(v, int) and v)
+
+
+def summary_line(summary: Any) -> tuple[str, bool]:
+    """(one-line text, ok) for a RunSummary."""
+    data = summary_dict(summary)
+    status = str(data.get("status", "done"))
+    ok = getattr(summary, "exit_code", 0) == 0 and status == "ok"
+    text = f"Run {data.get('run_id') or ''} {status}"
+    counts = totals_text(data.get("totals"))
+    if counts:
+        text += f" · {counts}"
+    if data.get("error"):
+        text += f" · {str(data['error']).splitlines()[0]}"
+    return text, ok
+
+
+def item_line(item: dict[str, Any]) -> str:
+    keys = ("rows_fetched", "rows_written", "sent", "delivered", "skipped", "rejected")
+    parts = [f"{k.replace('_', ' ')} {_n(item[k])}" for k in keys if k in item]
+    if item.get("error"):
+        parts.append(str(item["error"]).splitlines()[0])
+    return f"{item.get('status', '')}: " + ", ".join(parts)
+
+
+def _n(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_n(v) for v in value.values())
+    if isinstance(value, list):
+        return len(value)
+    return int(value or 0)
+
+
+class RunPane(Pane):
+    TITLE = "Run"
+    BINDINGS = [
+        Binding("s", "sync_all", "Sync all"),
+        Binding("R", "resync_all", "Re-sync all"),
+        Binding("h", "refresh_history", "Refresh history"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Run", classes="pane-title")
+        yield Static(
+            "⚠ Configuration changed — Re-sync all needed to apply it to old data",
+            id="resync-banner",
+        )
+        with Horizontal(classes="inline-form"):
+            yield Button("Sync all (s)", id="run-sync-all", variant="primary")
+            yield Button("Re-sync all… (R)", id="run-resync", variant="error")
+        yield Static("", id="run-status")
+        yield Vertical(id="run-mappings")
+        yield Static("Run history", classes="section-title")
+        yield DataTable(id="run-history", cursor_type="row")
+        self._lock = threading.Lock()
+        self._pending: dict[str, Any] = {}
+        self._running = False
+
+    def on_mount(self) -> None:
+        self.query_one("#run-history", DataTable).add_columns(
+            "Run", "Kind", "Started (UTC)", "Status", "Counts", "Error"
+        )
+        self.set_interval(0.1, self._drain)
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        self.query_one("#resync-banner").display = self.state.resync_needed
+        box = self.query_one("#run-mappings", Vertical)
+        names = [(m.name, m.kind) for m in self.state.config.pull] + [
+            (s.name, f"push {s.kind}") for s in self.state.config.push
+        ]
+        existing = [w.mapping_name for w in box.query(MappingProgress)]
+        if existing != [n for n, _ in names]:
+            box.remove_children()
+            box.mount_all(MappingProgress(n, k, _widget_id(n)) for n, k in names)
+        self.action_refresh_history()
+
+    # -- history -------------------------------------------------------------------------
+    def action_refresh_history(self) -> None:
+        self._load_history()
+
+    @work(thread=True, exclusive=True, group="run-history")
+    def _load_history(self) -> None:
+        try:
+            rows = services.run_history(self.state.config, HISTORY_ROWS)
+        except Exception:  # no store yet: an empty history is the truth
+            rows = []
+        self.app.call_from_thread(self._show_history, rows)
+
+    def _show_history(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#run-history", DataTable)
+        table.clear()
+        for r in rows:
+            summary = r.get("summary") or {}
+            totals = summary.get("totals") if isinstance(summary, dict) else None
+            started = r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r.get("started_at") else ""
+            table.add_row(
+                str(r["id"]),
+                r["kind"],
+                started,
+                r["status"],
+                totals_text(totals),
+                (r.get("error") or "")[:80],
+                key=str(r["id"]),
+            )
+
+    # -- running -------------------------------------------------------------------------
+    @on(Button.Pressed, ".mp-sync")
+    def _sync_one(self, event: Button.Pressed) -> None:
+        row = event.button.parent
+        if isinstance(row, MappingProgress):
+            self.start_run("sync", [row.mapping_name])
+
+    @on(Button.Pressed, "#run-sync-all")
+    def action_sync_all(self) -> None:
+        self.start_run("sync", None)
+
+    @on(Button.Pressed, "#run-resync")
+    def action_resync_all(self) -> None:
+        self._resync_impact()
+
+    @work(thread=True, exclusive=True, group="resync-impact")
+    def _resync_impact(self) -> None:
+        try:
+            impact: dict[str, int] | None = services.resync_impact(self.state.config)
+        except Exception:
+            impact = None
+        self.app.call_from_thread(self._confirm_resync, impact)
+
+    def _confirm_resync(self, impact: dict[str, int] | None) -> None:
+        cfg = self.state.config
+        first = date.today() - timedelta(days=cfg.pendo.days_to_sync)
+        names = ", ".join(m.name for m in cfg.pull if m.enabled) or "none"
+        body = (
+            f"Every mapped metric is rebuilt from {first} ({cfg.pendo.days_to_sync} days).\n"
+            f"Mappings: {names}.\n"
+            f"Deleted: all metrics and activities dated before {first}"
+        )
+        if impact is not None:
+            body += (
+                f" ({impact['old_metrics']} of {impact['all_metrics']} metric rows, "
+                f"{impact['old_activities']} activity rows)"
+            )
+        body += (
+            ", and values inside the window are replaced.\n"
+            "The rebuild is atomic: if it fails, the current data stays."
+        )
+        self.app.push_screen(
+            ConfirmModal("Re-sync all?", body, "Re-sync all"),
+            lambda ok: self.start_run("resync_all", None) if ok else None,
+        )
+
+    def start_run(self, kind: str, mappings: list[str] | None) -> None:
+        if self._running:
+            self.notify("A run is already in progress", severity="warning")
+            return
+        self._running = True
+        for w in self.query(MappingProgress):
+            if mappings is None or w.mapping_name in mappings:
+                w.update_progress(0, None, "queued")
+        self.query_one("#run-status", Static).update(f"{kind.replace('_', ' ')} running…")
+        self._run(kind, mappings)
+
+    def _on_progress(self, event: Any) -> None:
+        """Engine thread → latest event per mapping; the timer renders (bounded, no flood)."""
+        with self._lock:
+            self._pending[str(getattr(event, "mapping", "") or "")] = event
+
+    def _drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        rows = {w.mapping_name: w for w in self.query(MappingProgress)}
+        for name, ev in pending.items():
+            row = rows.get(name)
+            if row:
+                msg = getattr(ev, "message", "") or getattr(ev, "phase", "")
+                row.update_progress(getattr(ev, "done", 0) or 0, getattr(ev, "total", None), msg)
+
+    @work(thread=True, exclusive=True, group="run")
+    def _run(self, kind: str, mappings: list[str] | None) -> None:
+        try:
+            summary = services.run_sync(
+                self.state,
+                kind=kind,
+                mappings=mappings,
+                progress=self._on_progress,
+                request_log=self.tui.request_log,
+            )
+        except Exception as exc:  # typed errors → modal/notification; never a traceback
+            self.app.call_from_thread(self._finished, kind, mappings, None, exc)
+            return
+        self.app.call_from_thread(self._finished, kind, mappings, summary, None)
+
+    def _finished(
+        self, kind: str, mappings: list[str] | None, summary: Any, error: BaseException | None
+    ) -> None:
+        self._running = False
+        self._drain()
+        if error is not None:
+            text, ok = str(error).splitlines()[0], False
+            self.tui.show_error(error)
+        else:
+            text, ok = summary_line(summary)
+            self.notify(text, severity="information" if ok else "error", title="Run finished")
+            if ok and kind == "resync_all":
+                self.state.mark_resynced()
+        items = {i.get("name"): i for i in summary_dict(summary).get("items", [])}
+        for w in self.query(MappingProgress):
+            item = items.get(w.mapping_name)
+            if item is not None:
+                w.finish(item_line(item), item.get("status") == "ok")
+            elif mappings is None or w.mapping_name in mappings:
+                w.finish("done" if ok else "not run", ok)
+        self.query_one("#run-status", Static).update(text)
+        self.query_one("#resync-banner").display = self.state.resync_needed
+        self.tui.runs_changed()
+        self.action_refresh_history()

@@ -1,0 +1,325 @@
+"""The one seam between the TUI and the engine (client, runner, store).
+
+Every function here blocks (network, disk) and is called from a thread worker, never
+from the event loop. Engine modules are imported lazily so the first screen draws fast.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from pendo_tui.config.model import Config, ModelSource, PushSync
+from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, SECRET_TRACK, AppState, ConnectionStatus
+
+
+def _require_key(state: AppState) -> str:
+    from pendo_tui.errors import SecretError
+
+    key = state.secret(SECRET_INTEGRATION_KEY)
+    if not key:
+        raise SecretError(
+            "No integration key entered",
+            "Paste it on the Connection screen, or set PENDO_INTEGRATION_KEY.",
+        )
+    return key
+
+
+@contextmanager
+def client_for(state: AppState, request_log: Any = None) -> Iterator[Any]:
+    """A PendoClient for the settings on screen (unsaved key included)."""
+    from pendo_tui.pendo.client import PendoClient
+
+    cfg = state.config.pendo
+    client = PendoClient(
+        cfg.base_url,
+        _require_key(state),
+        track_secret=state.secret(SECRET_TRACK),
+        track_url=cfg.track_base_url,
+        request_timeout=cfg.request_timeout,
+        aggregation_timeout=cfg.aggregation_timeout,
+        max_retries=min(cfg.max_retries, 2),  # interactive: fail fast, say why
+        max_retry_seconds=min(cfg.max_retry_seconds, 20),
+        request_log=request_log,
+        region_label=cfg.domain,
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def check_connection(state: AppState, request_log: Any = None) -> ConnectionStatus:
+    """One verify call → what the key can do, or the exact reason it cannot."""
+    from pendo_tui.errors import PendoTuiError
+
+    try:
+        with client_for(state, request_log) as client:
+            info = client.verify()
+    except PendoTuiError as exc:
+        return ConnectionStatus("error", str(exc))
+    if not info.valid:
+        return ConnectionStatus(
+            "error", f"Pendo says the key is not valid for {state.config.pendo.base_url}"
+        )
+    access = (
+        "read & write" if info.write_access else "read only (enough for pull; push needs write)"
+    )
+    return ConnectionStatus("ok", f"Connection is active — {access}", bool(info.write_access))
+
+
+# -- catalogues for pickers -------------------------------------------------------------
+def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[dict[str, Any]]:
+    """Rows for a picker: [{"id", "name", "note", "disabled"}]."""
+    with client_for(state, request_log) as client:
+        if kind == "page":
+            items = client.pages()
+        elif kind == "feature":
+            items = client.features()
+        elif kind == "segment":
+            items = client.segments()
+        elif kind == "report":
+            return _reports(client.reports())
+        elif kind == "app":
+            return [{"id": str(a), "name": str(a), "note": ""} for a in client.apps()]
+        else:
+            raise ValueError(kind)
+    return [
+        {"id": str(i.get("id")), "name": str(i.get("name") or i.get("id")), "note": ""}
+        for i in items
+    ]
+
+
+def _reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Compatible reports only (spec §4); windows over 30 days carry a warning."""
+    from pendo_tui.sync import pull
+
+    out = []
+    for r in reports:
+        compat = pull.report_compatibility(r)
+        if not _compat_ok(compat):
+            continue
+        out.append(
+            {
+                "id": str(r.get("id")),
+                "name": str(r.get("name") or r.get("id")),
+                "note": _compat_warning(compat),
+                "columns": list(_compat_attr(compat, "columns", []) or []),
+            }
+        )
+    return out
+
+
+def _compat_attr(compat: Any, name: str, default: Any) -> Any:
+    if isinstance(compat, dict):
+        return compat.get(name, default)
+    return getattr(compat, name, default)
+
+
+def _compat_ok(compat: Any) -> bool:
+    if isinstance(compat, bool):
+        return compat
+    return bool(_compat_attr(compat, "ok", _compat_attr(compat, "compatible", False)))
+
+
+def _compat_warning(compat: Any) -> str:
+    warn = _compat_attr(compat, "warning", None) or _compat_attr(compat, "warnings", None)
+    if isinstance(warn, list | tuple):
+        return "; ".join(str(w) for w in warn)
+    return str(warn) if warn else ""
+
+
+def metadata_fields(state: AppState) -> list[str]:
+    """Visitor and account metadata paths (``agent.email``) for identity suggestions."""
+    fields: list[str] = []
+    with client_for(state) as client:
+        for kind in ("visitor", "account"):
+            schema = client.metadata_schema(kind)
+            for group, members in sorted(schema.items()):
+                if isinstance(members, dict):
+                    fields.extend(f"{group}.{name}" for name in sorted(members))
+    return sorted(set(fields))
+
+
+def validate_pipeline(text: str, object_type: str) -> list[str]:
+    """Problems with an aggregation pipeline (empty list = fine)."""
+    import json
+
+    try:
+        steps = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    if isinstance(steps, dict) and "request" in steps:
+        steps = steps["request"].get("pipeline", [])
+    from pendo_tui.pendo.pipelines import validate_pipeline as validate
+
+    return list(validate(steps, object_type))
+
+
+# -- runs -------------------------------------------------------------------------------
+def run_sync(
+    state: AppState,
+    *,
+    kind: str,
+    mappings: list[str] | None,
+    progress: Callable[[Any], None],
+    request_log: Any,
+) -> Any:
+    from pendo_tui.config.secrets import StaticSecrets
+    from pendo_tui.sync import runner
+
+    secrets = StaticSecrets(
+        integration_key=_require_key(state), track_secret=state.secret(SECRET_TRACK)
+    )
+    return runner.run(
+        state.config,
+        secrets,
+        kind=kind,
+        mappings=mappings,
+        progress=progress,
+        request_log=request_log,
+    )
+
+
+def push_preview(state: AppState, sync: PushSync, request_log: Any = None) -> Any:
+    """What a push sync would send (dry run): PushEngine.plan."""
+    from pendo_tui.store.db import open_store
+    from pendo_tui.sync.push import PushEngine
+
+    store = open_store(state.config.store.url)
+    try:
+        with client_for(state, request_log) as client:
+            engine = PushEngine(state.config, client, store, lambda _e: None)
+            return engine.plan(sync)
+    finally:
+        store.close()
+
+
+def model_columns(model: ModelSource) -> list[str]:
+    """Column names of a push model, read without loading its rows."""
+    if model.csv:
+        with open(model.csv, newline="", encoding="utf-8") as fh:
+            return next(csv.reader(fh), [])
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(str(model.url))
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text(f"SELECT * FROM ({model.query}) AS m LIMIT 0"))
+            return list(result.keys())
+    finally:
+        engine.dispose()
+
+
+# -- store reads ------------------------------------------------------------------------
+@contextmanager
+def _store(config: Config) -> Iterator[Any]:
+    from pendo_tui.store.db import open_store
+
+    store = open_store(config.store.url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run_history(config: Config, limit: int = 50) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from pendo_tui.store.schema import runs
+
+    with _store(config) as store, store.engine.connect() as conn:
+        rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def run_requests(config: Config, run_id: int, limit: int = 5000) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from pendo_tui.store.schema import requests
+
+    with _store(config) as store, store.engine.connect() as conn:
+        q = select(requests).where(requests.c.run_id == run_id).order_by(requests.c.seq)
+        return [dict(r._mapping) for r in conn.execute(q.limit(limit))]
+
+
+def pull_cursors(config: Config) -> dict[str, date | None]:
+    from sqlalchemy import select
+
+    from pendo_tui.store.schema import pull_state
+
+    with _store(config) as store, store.engine.connect() as conn:
+        rows = conn.execute(select(pull_state.c.mapping, pull_state.c.cursor_day))
+        return {r.mapping: r.cursor_day for r in rows}
+
+
+def metric_names(config: Config) -> list[tuple[str, str]]:
+    """Distinct (metric, object_type)."""
+    from sqlalchemy import select
+
+    from pendo_tui.store.schema import metrics
+
+    with _store(config) as store, store.engine.connect() as conn:
+        q = select(metrics.c.metric, metrics.c.object_type).distinct().order_by(metrics.c.metric)
+        return [(r.metric, r.object_type) for r in conn.execute(q)]
+
+
+def metric_objects(config: Config, metric: str, object_type: str, limit: int = 500) -> list[str]:
+    from sqlalchemy import func, select
+
+    from pendo_tui.store.schema import metrics
+
+    with _store(config) as store, store.engine.connect() as conn:
+        q = (
+            select(metrics.c.object_id, func.sum(metrics.c.value).label("total"))
+            .where(metrics.c.metric == metric, metrics.c.object_type == object_type)
+            .group_by(metrics.c.object_id)
+            .order_by(func.sum(metrics.c.value).desc(), metrics.c.object_id)
+            .limit(limit)
+        )
+        return [r.object_id for r in conn.execute(q)]
+
+
+def metric_series(
+    config: Config, metric: str, object_type: str, object_id: str
+) -> list[tuple[date, float]]:
+    """Daily values (summed over app series) for one object."""
+    from sqlalchemy import func, select
+
+    from pendo_tui.store.schema import metrics
+
+    with _store(config) as store, store.engine.connect() as conn:
+        q = (
+            select(metrics.c.day, func.sum(metrics.c.value).label("value"))
+            .where(
+                metrics.c.metric == metric,
+                metrics.c.object_type == object_type,
+                metrics.c.object_id == object_id,
+            )
+            .group_by(metrics.c.day)
+            .order_by(metrics.c.day)
+        )
+        return [(r.day, float(r.value)) for r in conn.execute(q)]
+
+
+def resync_impact(config: Config) -> dict[str, int]:
+    """How many stored rows fall outside the Re-sync window (they will be deleted)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from pendo_tui.store.schema import activities, metrics
+
+    first = date.today() - timedelta(days=config.pendo.days_to_sync)
+    with _store(config) as store, store.engine.connect() as conn:
+        old_metrics = conn.execute(
+            select(func.count()).select_from(metrics).where(metrics.c.day < first)
+        ).scalar_one()
+        all_metrics = conn.execute(select(func.count()).select_from(metrics)).scalar_one()
+        old_acts = conn.execute(
+            select(func.count()).select_from(activities).where(activities.c.day < first)
+        ).scalar_one()
+    return {"old_metrics": old_metrics, "all_metrics": all_metrics, "old_activities": old_acts}

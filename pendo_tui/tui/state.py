@@ -1,0 +1,137 @@
+"""The TUI's working state: the config being edited, unsaved secrets, and flags.
+
+Panes never hold their own copy of the settings: they read ``AppState.config`` and
+propose changes through ``AppState.propose``, which validates the *whole* config (so
+cross-field rules such as "PES needs accountId" fire too) and returns errors keyed by
+dotted path, ready to be shown next to the field that caused them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import ValidationError
+
+from pendo_tui.config.model import Config
+
+SECRET_INTEGRATION_KEY = "integration_key"
+SECRET_TRACK = "track_secret"
+
+
+class SecretsLike(Protocol):
+    """What the TUI needs from ``config.secrets.Secrets`` / ``StaticSecrets``."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def store(self, name: str, value: str) -> None: ...
+
+
+@dataclass
+class ConnectionStatus:
+    state: Literal["unknown", "checking", "ok", "error"] = "unknown"
+    message: str = "Not checked yet"
+    write_access: bool = False
+
+
+def _resync_fingerprint(config: Config) -> str:
+    """Settings whose change invalidates old data (spec §3): identity, apps, window."""
+    return json.dumps(
+        {
+            "identity": config.identity.model_dump(),
+            "apps": [a.model_dump() for a in config.apps],
+            "days": config.pendo.days_to_sync,
+            "tz": config.pendo.timezone,
+        },
+        sort_keys=True,
+    )
+
+
+def errors_by_path(exc: ValidationError) -> dict[str, str]:
+    """Pydantic errors → {"pendo.days_to_sync": "Input should be ..."}."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out.setdefault(path, msg)
+    return out
+
+
+@dataclass
+class AppState:
+    config: Config
+    secrets: SecretsLike
+    config_path: Path | None = None
+    document: Any = None  # config.toml_io.ConfigDocument when loaded from a file
+    demo: bool = False
+    sim_url: str | None = None
+    dirty: bool = False
+    pending_secrets: dict[str, str] = field(default_factory=dict)
+    connection: ConnectionStatus = field(default_factory=ConnectionStatus)
+    _saved_fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        self._saved_fingerprint = _resync_fingerprint(self.config)
+
+    # -- secrets -------------------------------------------------------------------------
+    def secret(self, name: str) -> str | None:
+        """A typed-but-unsaved value wins over the stored one."""
+        if name in self.pending_secrets:
+            return self.pending_secrets[name] or None
+        try:
+            return self.secrets.get(name)
+        except Exception:  # a broken keyring backend must not crash the UI
+            return None
+
+    def set_secret(self, name: str, value: str) -> None:
+        if self.secret(name) == (value or None):
+            return
+        self.pending_secrets[name] = value
+        self.dirty = True
+
+    # -- config --------------------------------------------------------------------------
+    def propose(self, patch: dict[str, Any]) -> dict[str, str]:
+        """Apply top-level sections in ``patch`` if the result validates; else return errors."""
+        data = self.config.model_dump()
+        data.update(patch)
+        try:
+            new = Config.model_validate(data)
+        except ValidationError as exc:
+            return errors_by_path(exc)
+        if new != self.config:
+            self.config = new
+            self.dirty = True
+        return {}
+
+    @property
+    def resync_needed(self) -> bool:
+        return _resync_fingerprint(self.config) != self._saved_fingerprint
+
+    def mark_resynced(self) -> None:
+        self._saved_fingerprint = _resync_fingerprint(self.config)
+
+    def save(self) -> Path:
+        """Write the TOML (comments kept) and the secrets (keyring). Raises PendoTuiError."""
+        from pendo_tui.config.toml_io import ConfigDocument  # lazy: start-up speed
+        from pendo_tui.errors import ConfigError
+
+        if self.config_path is None:
+            raise ConfigError(
+                "This session has no config file to save to",
+                "Start pendo-tui with --config PATH (the demo's config is throw-away).",
+            )
+        if self.document is None:
+            self.document = ConfigDocument.new(self.config)
+        else:
+            self.document.update(self.config)
+        self.document.save(self.config_path)
+        for name, value in list(self.pending_secrets.items()):
+            if value:
+                self.secrets.store(name, value)
+            elif hasattr(self.secrets, "delete"):
+                self.secrets.delete(name)
+            del self.pending_secrets[name]
+        self.dirty = False
+        return self.config_path

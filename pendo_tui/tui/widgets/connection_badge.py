@@ -1,0 +1,19 @@
+"""The connection status line shown on every screen (spec §1)."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from pendo_tui.tui.state import ConnectionStatus
+
+
+class ConnectionBadge(Static):
+    """Green "Connection is active", red with the exact reason, or grey when unknown."""
+
+    status: reactive[ConnectionStatus] = reactive(ConnectionStatus, always_update=True)
+
+    def watch_status(self, status: ConnectionStatus) -> None:
+        self.set_classes(f"badge-{status.state}")
+        prefix = {"ok": "●", "error": "✖", "checking": "…", "unknown": "○"}[status.state]
+        self.update(f"{prefix} {status.message}")
