@@ -239,7 +239,12 @@ class IdentityIndex:
             user.name = updates["name"] = facts.name
         if facts.surname and not user.surname:
             user.surname = updates["surname"] = facts.surname
-        if use_email and facts.email and not user.email and facts.email.lower() not in self.by_email:
+        if (
+            use_email
+            and facts.email
+            and not user.email
+            and facts.email.lower() not in self.by_email
+        ):
             user.email = updates["email"] = facts.email
             self.by_email[facts.email.lower()] = user
         if updates and user.id > 0:

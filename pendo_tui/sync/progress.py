@@ -6,6 +6,7 @@ queues events onto its message loop, the headless CLI prints a bar, tests collec
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +34,5 @@ def emit(callback: ProgressCallback | None, event: ProgressEvent) -> None:
     """Call ``callback`` if one is set; a listener's failure must never break a sync."""
     if callback is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # progress is best-effort by design
         callback(event)
-    except Exception:  # noqa: BLE001 - progress is best-effort by design
-        pass

@@ -1,0 +1,231 @@
+"""Staging tables: fetched rows are built beside the live data, then applied in one go.
+
+Every mapping's rows go first into connection-local temporary tables, in batches, so
+memory stays flat however many rows Pendo returns. Only after every fetch of a batch of
+mappings succeeded are they applied to ``activities``/``metrics`` in ONE transaction —
+a failure at any point leaves the previous data untouched (spec §5, Re-sync all), and a
+re-read of the same days never duplicates (upsert on natural keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pendo_tui.store import schema
+
+BATCH_ROWS = 5_000
+
+_meta = MetaData()
+
+# One row per (visitor, app, day) as fetched; `object_id`/`metric`/`series_app` say which
+# daily metric the row's events add to (NULL object_id: activity only).
+stage_activity = Table(
+    "pendo_tui_stage_activity",
+    _meta,
+    Column("mapping", String(256), nullable=False),
+    Column("end_user_id", Integer, nullable=False),
+    Column("app_id", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("company_external_id", String(512)),
+    Column("events", BigInteger, nullable=False),
+    Column("minutes", BigInteger, nullable=False),
+    Column("object_id", String(512)),
+    Column("metric", String(512)),
+    Column("series_app", String(64), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+# Metric values that do not come from activities (report, aggregation, PES); summed per key.
+stage_metric = Table(
+    "pendo_tui_stage_metric",
+    _meta,
+    Column("mapping", String(256), nullable=False),
+    Column("metric", String(512), nullable=False),
+    Column("object_type", String(16), nullable=False),
+    Column("object_id", String(512), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("app_id", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
+def create_stage(conn: Connection) -> None:
+    for table in (stage_activity, stage_metric):
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+    conn.commit()
+
+
+def drop_stage(conn: Connection) -> None:
+    for table in (stage_activity, stage_metric):
+        table.drop(conn, checkfirst=True)
+    conn.commit()
+
+
+class StageWriter:
+    """Buffers staged rows and writes them in batches of ``BATCH_ROWS``."""
+
+    def __init__(self, conn: Connection, table: Table, batch_rows: int = BATCH_ROWS) -> None:
+        self.conn = conn
+        self.table = table
+        self.batch_rows = batch_rows
+        self.buffer: list[dict[str, Any]] = []
+        self.written = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.conn.execute(self.table.insert(), self.buffer)
+            self.written += len(self.buffer)
+            self.buffer = []
+            self.conn.commit()  # temp tables only: keeps no lock on the live tables
+
+    def discard_days(self, mapping: str, first: date, last: date) -> None:
+        """Forget what a failed attempt staged for these days (before a retry)."""
+        self.buffer = []
+        self.conn.execute(
+            delete(self.table).where(
+                self.table.c.mapping == mapping,
+                self.table.c.day >= first,
+                self.table.c.day <= last,
+            )
+        )
+        self.conn.commit()
+
+
+def reassign_users(conn: Connection, mapping_ids: dict[int, int]) -> None:
+    """Swap provisional (negative) end-user ids for the ids the store gave them."""
+    if not mapping_ids:
+        return
+    stmt = (
+        update(stage_activity)
+        .where(stage_activity.c.end_user_id == _bind("old"))
+        .values(end_user_id=_bind("new"))
+    )
+    conn.execute(stmt, [{"old": o, "new": n} for o, n in mapping_ids.items()])
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def delete_mapping_data(conn: Connection, mappings: Sequence[str]) -> None:
+    """Re-sync all: the mappings' old rows go, in the same transaction as the new ones."""
+    conn.execute(delete(schema.activities).where(schema.activities.c.mapping.in_(mappings)))
+    conn.execute(delete(schema.metrics).where(schema.metrics.c.mapping.in_(mappings)))
+
+
+def apply_activities(conn: Connection, mapping: str, object_type: str, passive: bool) -> int:
+    """Upsert staged activities and the daily metric summed per target object."""
+    s = stage_activity.c
+    act = (
+        select(
+            s.mapping,
+            s.end_user_id,
+            s.app_id,
+            s.day,
+            func.max(s.company_external_id),
+            func.sum(s.events),
+            func.sum(s.minutes),
+            literal(passive),
+        )
+        .where(s.mapping == mapping)
+        .group_by(s.mapping, s.end_user_id, s.app_id, s.day)
+    )
+    cols = ["mapping", "end_user_id", "app_id", "day", "company_external_id"]
+    cols += ["events", "minutes", "passive"]
+    ins = _insert(conn, schema.activities).from_select(cols, act)
+    ins = ins.on_conflict_do_update(
+        index_elements=["mapping", "end_user_id", "app_id", "day"],
+        set_={c: getattr(ins.excluded, c) for c in cols[4:]},
+    )
+    n = conn.execute(ins).rowcount or 0
+
+    met = (
+        select(
+            s.metric,
+            literal(object_type),
+            s.object_id,
+            s.day,
+            s.series_app,
+            func.sum(s.events),
+            literal(mapping),
+        )
+        .where(s.mapping == mapping, s.object_id.is_not(None), true())
+        .group_by(s.metric, s.object_id, s.day, s.series_app)
+    )
+    return n + _upsert_metrics(conn, met)
+
+
+def apply_metrics(conn: Connection, mapping: str) -> int:
+    """Upsert staged direct metric values, summed per metric/object/day/app."""
+    s = stage_metric.c
+    met = (
+        select(s.metric, s.object_type, s.object_id, s.day, s.app_id, func.sum(s.value), s.mapping)
+        .where(s.mapping == mapping, true())
+        .group_by(s.mapping, s.metric, s.object_type, s.object_id, s.day, s.app_id)
+    )
+    return _upsert_metrics(conn, met)
+
+
+def _upsert_metrics(conn: Connection, sel: Any) -> int:
+    cols = ["metric", "object_type", "object_id", "day", "app_id", "value", "mapping"]
+    ins = _insert(conn, schema.metrics).from_select(cols, sel)
+    ins = ins.on_conflict_do_update(
+        index_elements=["metric", "object_type", "object_id", "day", "app_id"],
+        set_={"value": ins.excluded.value, "mapping": ins.excluded.mapping},
+    )
+    return conn.execute(ins).rowcount or 0
+
+
+def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:
+    """Latest active day per end user and per company in a mapping's staged rows."""
+    s = stage_activity.c
+    users = conn.execute(
+        select(s.end_user_id, func.max(s.day)).where(s.mapping == mapping).group_by(s.end_user_id)
+    )
+    comps = conn.execute(
+        select(s.company_external_id, func.max(s.day))
+        .where(s.mapping == mapping, s.company_external_id.is_not(None))
+        .group_by(s.company_external_id)
+    )
+    return dict(users.all()), dict(comps.all())
+
+
+def clear_mapping(conn: Connection, mappings: Iterable[str]) -> None:
+    names = list(mappings)
+    for table in (stage_activity, stage_metric):
+        conn.execute(delete(table).where(table.c.mapping.in_(names)))
