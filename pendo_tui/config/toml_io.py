@@ -90,7 +90,11 @@ def _syntax_error(path: Path | None, text: str, exc: Exception) -> ConfigError:
     match = _LINE_COL.search(detail)
     line = int(match.group(1)) if match else getattr(exc, "lineno", None)
     col = int(match.group(2)) if match else getattr(exc, "colno", None)
-    what = _LINE_COL.sub("", detail).strip() or "invalid TOML"
+    if line is None and "at end of document" in detail:  # e.g. an unclosed [ or """
+        line = max(text.count("\n") + (0 if text.endswith("\n") else 1), 1)
+        col = len(text.splitlines()[line - 1]) + 1 if text.strip() else 1
+    what = _LINE_COL.sub("", detail).replace("(at end of document)", "").strip()
+    what = what or "invalid TOML"
     where = str(path) if path is not None else "the configuration"
     if line is None:
         return ConfigError(f"TOML syntax error in {where}: {what}", "Fix the file's TOML syntax.")

@@ -210,6 +210,8 @@ def merge_aot(
         return
     for i in reversed(range(len(tables))):
         if id(tables[i]) not in result_ids:
+            if i > 0:  # comments introducing what follows the entry outlive it
+                _move_trailing_trivia(tables[i], tables[i - 1])
             del aot[i]
     # insert new tables at their position; untouched tables keep their place and comments
     for pos, t in enumerate(result):

@@ -28,7 +28,7 @@ from pendo_tui.errors import ConfigError
 MAX_LISTED_ERRORS = 12
 _VALUE_LIMIT = 60
 # Names people paste secrets under: pointed at the keyring/env instead of "did you mean".
-_SECRET_WORDS = ("key", "secret", "token", "password")
+_SECRET_WORDS = ("integration", "secret", "token", "password", "api_key", "apikey")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _PATH_IN_MESSAGE = re.compile(r"^((?:pull|push)\[\d+\](?:\.\w+)?)")
 
@@ -189,6 +189,11 @@ _TYPE_WORDS = {
 }
 
 
+def _looks_secret(key: str | None) -> bool:
+    lowered = (key or "").lower()
+    return lowered == "key" or any(word in lowered for word in _SECRET_WORDS)
+
+
 def _describe(err: Any, located: _Located) -> tuple[str, str | None]:
     """(message, did-you-mean suggestion) for one pydantic error."""
     kind = err["type"]
@@ -196,13 +201,13 @@ def _describe(err: Any, located: _Located) -> tuple[str, str | None]:
     if located.union_tag:
         return _UNION_WORDS.get(located.last_key or "", "has the wrong type"), None
     if kind == "extra_forbidden":
-        key = located.last_key or ""
-        if any(word in key.lower() for word in _SECRET_WORDS):
+        if _looks_secret(located.last_key):
             return (
                 "unknown key; secrets never go in this file: set PENDO_INTEGRATION_KEY / "
                 "PENDO_TRACK_SECRET or save them with the set-up screen (keyring)",
                 None,
             )
+        key = located.last_key or ""
         names = list(located.model.model_fields) if located.model is not None else []
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         if close:
@@ -235,6 +240,8 @@ def _problems(exc: ValidationError, data: Any) -> list[FieldProblem]:
         value = None
         if err["type"] != "missing" and not isinstance(err.get("input"), dict):
             value = render_value(err.get("input"))
+            if _looks_secret(located.last_key):  # never echo a pasted key into logs
+                value = "<hidden>"
         if located.union_tag:  # one line per union field, not one per branch tried
             if key_path in seen:
                 continue
