@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import operator
 import re
 import zlib
 from collections.abc import Callable, Mapping
@@ -143,8 +144,8 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 def truthy(value: Any) -> bool:
-    """Filter truth: null, false, 0 and "" are false, everything else true."""
-    return bool(value) if value is not None else False
+    """Filter truth: null, false, 0, "" and empty lists are false, everything else true."""
+    return bool(value)
 
 
 def _is_num(v: Any) -> bool:
@@ -232,6 +233,13 @@ def _mod(a: Any, b: Any) -> Any:
     return math.fmod(a, b)
 
 
+_NUM_TYPES = (int, float)
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "==": _eq,
     "!=": lambda a, b: not _eq(a, b),
@@ -470,9 +478,20 @@ class _Parser:
             values = (truthy(v) for _, _, v in operands)
             return _const(all(values) if op == "&&" else any(values))
         fns = [fn for fn, _, _ in operands]
-        if op == "&&":
-            return (lambda row: all(truthy(f(row)) for f in fns)), False, None
-        return (lambda row: any(truthy(f(row)) for f in fns)), False, None
+        if len(fns) == 2:
+            f0, f1 = fns
+            if op == "&&":
+                return (lambda row: bool(f0(row)) and bool(f1(row))), False, None
+            return (lambda row: bool(f0(row)) or bool(f1(row))), False, None
+        want = op == "||"  # the operand truth value that decides the chain early
+
+        def chain(row: Row) -> bool:
+            for f in fns:
+                if bool(f(row)) is want:
+                    return want
+            return not want
+
+        return chain, False, None
 
     def parse_or(self) -> _Node:
         return self.logical_level("||", self.parse_and)
@@ -600,9 +619,25 @@ class _Parser:
         fn = _BINARY[op]
         if lc and rc:
             return _const(fn(lv, rv))
-        if rc:  # the common `field > 5` shape: skip one closure call per row
-            return (lambda row: fn(lf(row), rv)), False, None
+        if rc:  # the common `field > 5` shape: specialise on the constant
+            return self.compare_to_constant(op, lf, rv) or (
+                (lambda row: fn(lf(row), rv)),
+                False,
+                None,
+            )
         return (lambda row: fn(lf(row), rf(row))), False, None
+
+    @staticmethod
+    def compare_to_constant(op: str, lf: Compiled, rv: Any) -> _Node | None:
+        """Fast paths for `field OP constant`, same results as the generic operators."""
+        if op in ("==", "!=") and (rv is None or isinstance(rv, str)):
+            if op == "==":
+                return (lambda row: lf(row) == rv), False, None
+            return (lambda row: lf(row) != rv), False, None
+        if op in _ORDER_OPS and _is_num(rv):
+            cmp = _ORDER_OPS[op]
+            return (lambda row: type(v := lf(row)) in _NUM_TYPES and cmp(v, rv)), False, None
+        return None
 
 
 def compile_expression(text: str, env: ExprEnv) -> Compiled:

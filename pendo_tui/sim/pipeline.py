@@ -431,13 +431,11 @@ def _identified(arg: Any, env: ExprEnv) -> Stage:
 
 
 def _group_key(keys: list[str]) -> Callable[[Row], tuple[Any, ...]]:
+    """Raw key values; lists/dicts (unhashable) are made hashable only when met."""
+    if all("." not in k for k in keys):
+        return lambda r: tuple(map(r.get, keys))
     getters = [field_getter(k) for k in keys]
-    if all(isinstance(k, str) and "." not in k for k in keys):
-        if len(keys) == 1:
-            (k0,) = keys
-            return lambda r: (_hashable(r.get(k0)),)
-        return lambda r: tuple(_hashable(r.get(k)) for k in keys)
-    return lambda r: tuple(_hashable(g(r)) for g in getters)
+    return lambda r: tuple(g(r) for g in getters)
 
 
 def _group(arg: Any, env: ExprEnv) -> Stage:
@@ -456,7 +454,11 @@ def _group(arg: Any, env: ExprEnv) -> Stage:
         groups: dict[tuple[Any, ...], tuple[Row, list[_Agg]]] = {}
         for r in rows:
             k = key_of(r)
-            entry = groups.get(k)
+            try:
+                entry = groups.get(k)
+            except TypeError:  # a list or object among the key values
+                k = tuple(_hashable(v) for v in k)
+                entry = groups.get(k)
             if entry is None:
                 head = {name: g(r) for name, g in zip(keys, getters, strict=True)}
                 entry = groups[k] = (head, [make() for _, make in aggs])

@@ -7,6 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pendo_tui.sim.expr import ExprEnv, ExpressionError, compile_expression
 
@@ -162,3 +164,28 @@ def test_long_or_chains_work_and_arithmetic_chains_are_bounded() -> None:
     assert fn({"appId": "x"}) is False
     with pytest.raises(ExpressionError, match="chained"):
         compile_expression(" + ".join(["x"] * 1000), ENV)
+
+
+_mixed = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(-5, 5, allow_nan=False),
+    st.sampled_from(["", "a", "b", "5"]),
+)
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    x=_mixed,
+    const=st.sampled_from(["5", "2.5", "-1", '"a"', '"5"', "null", "true"]),
+    op=st.sampled_from(sorted(_FLIP)),
+)
+def test_field_vs_constant_fast_paths_agree_with_generic_operators(
+    x: Any, const: str, op: str
+) -> None:
+    # `x OP c` takes a specialised path; `c FLIP(OP) x` the generic one: same answer.
+    fast = compile_expression(f"x {op} {const}", ENV)({"x": x})
+    generic = compile_expression(f"{const} {_FLIP[op]} x", ENV)({"x": x})
+    assert fast is generic

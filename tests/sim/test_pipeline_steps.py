@@ -356,3 +356,18 @@ def test_bad_pipelines_raise_pipeline_error_at_call_time(steps: Any, fragment: s
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message
+
+
+def test_group_by_list_valued_key() -> None:
+    src = {"source": {"visitors": None}}
+    steps = [
+        src,
+        {"eval": {"t": "tags"}},
+        {"group": {"group": ["t"], "fields": {"n": {"count": None}}}},
+    ]
+    doubled = [src, {"fork": [[], []]}, *steps[1:]]
+    assert list(evaluate(steps, FakeData(), NOW)) == [{"t": ["a", "b"], "n": 1}, {"t": [], "n": 1}]
+    assert list(evaluate(doubled, FakeData(), NOW)) == [
+        {"t": ["a", "b"], "n": 2},
+        {"t": [], "n": 2},
+    ]
