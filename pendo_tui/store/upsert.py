@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
 COPY_THRESHOLD = 1_000  # rows; below this the temp-table round trips cost more than COPY saves
 
@@ -50,10 +52,8 @@ def _columns(table: Table, rows: Sequence[Mapping[str, Any]], key_cols: Sequence
 
 def dedupe(rows: Iterable[Mapping[str, Any]], key_cols: Sequence[str]) -> list[Mapping[str, Any]]:
     """Last row wins per key, first-seen order kept (ON CONFLICT cannot hit a row twice)."""
-    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-    for row in rows:
-        by_key[tuple(row[k] for k in key_cols)] = row
-    return list(by_key.values())
+    key = itemgetter(*key_cols)
+    return list({key(row): row for row in rows}.values())
 
 
 def _conflict_sql(conn: Connection, cols: Sequence[str], key_cols: Sequence[str]) -> str:
@@ -76,18 +76,13 @@ def upsert_sqlite(
         f"INSERT INTO {_q(conn, table.name)} ({', '.join(_q(conn, c) for c in cols)})"
         f" VALUES ({', '.join('?' for _ in cols)})" + _conflict_sql(conn, cols, key_cols)
     )
-    if any(procs):
-        params = [
-            tuple(p(row[c]) if p else row[c] for c, p in zip(cols, procs, strict=True))
-            for row in rows
-        ]
-    else:
-        params = [tuple(row[c] for c in cols) for row in rows]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, params)
-    finally:
-        cursor.close()
+    # Column-wise conversion then zip: the per-row work stays in C (this is the hot path).
+    columns = [[row[c] for row in rows] for c in cols]
+    for n, proc in enumerate(procs):
+        if proc is not None:
+            columns[n] = list(map(proc, columns[n]))
+    params = list(zip(*columns, strict=True))
+    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]  # driver executemany
 
 
 def upsert_postgresql(
@@ -118,14 +113,17 @@ def _copy_merge(
     target = _q(conn, table.name)
     tmp = _q(conn, f"_pendo_upsert_{table.name}")
     json_cols = {c for c in cols if isinstance(table.c[c].type, JSON)}
+    import psycopg  # only PostgreSQL stores need the driver loaded
+
+    # Same column types as the target, no constraints: COPY is then a pure append.
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {tmp}")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {collist} FROM {target} WITH NO DATA"
+    )
+    copy_sql = f"COPY {tmp} ({collist}) FROM STDIN"
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur:  # type: ignore[union-attr]
-        # Same column types as the target, no constraints: COPY is then a pure append.
-        cur.execute(f"DROP TABLE IF EXISTS {tmp}")
-        cur.execute(
-            f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {collist} FROM {target} WITH NO DATA"
-        )
-        with cur.copy(f"COPY {tmp} ({collist}) FROM STDIN") as copy:
+    try:
+        with raw.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(
                     [
@@ -133,8 +131,10 @@ def _copy_merge(
                         for c in cols
                     ]
                 )
-        cur.execute(
-            f"INSERT INTO {target} ({collist}) SELECT {collist} FROM {tmp}"
-            + _conflict_sql(conn, cols, key_cols)
-        )
-        cur.execute(f"DROP TABLE {tmp}")
+    except psycopg.Error as exc:  # same exception family as every other store call
+        raise DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
+    conn.exec_driver_sql(
+        f"INSERT INTO {target} ({collist}) SELECT {collist} FROM {tmp}"
+        + _conflict_sql(conn, cols, key_cols)
+    )
+    conn.exec_driver_sql(f"DROP TABLE {tmp}")
