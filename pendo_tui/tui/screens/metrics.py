@@ -91,8 +91,11 @@ class MetricsPane(Pane):
         plt.clear_data()
         plt.clear_figure()
         plt.date_form("Y-m-d")
-        if series:
-            plt.plot([d.isoformat() for d, _ in series], [v for _, v in series], marker="braille")
+        days, values = [d.isoformat() for d, _ in series], [v for _, v in series]
+        if len(series) > 2:
+            plt.plot(days, values, marker="braille")
+        elif series:  # one or two points: bars read better than an invisible dot
+            plt.bar(days, values)
         plt.title(f"{metric} — {object_id}")
         chart.refresh()
         table = self.query_one("#m-table", DataTable)

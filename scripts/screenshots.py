@@ -1,0 +1,96 @@
+"""Generate screenshots/ from the demo: simulator + demo config + a temp SQLite store.
+
+Drives the real app with Textual's pilot, runs one sync so the run, debugger and metrics
+screens have data, and saves one SVG per main screen (PNG too when a converter exists).
+
+    python scripts/screenshots.py [--out screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from pendo_tui.config.secrets import StaticSecrets
+from pendo_tui.sim.demo import demo_config
+from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
+from pendo_tui.sim.server import Simulator
+from pendo_tui.tui.app import PANES, PendoTuiApp
+
+SIZE = (140, 44)
+RUN_TIMEOUT_S = 120
+
+
+async def _until(pilot: object, cond: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+    return False
+
+
+async def shoot(out: Path) -> list[Path]:
+    saved: list[Path] = []
+    with Simulator() as sim, tempfile.TemporaryDirectory() as tmp:
+        config = demo_config(sim.base_url, f"sqlite:///{Path(tmp) / 'demo.db'}")
+        secrets = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
+        app = PendoTuiApp(Path(tmp) / "config.toml", config, secrets, demo=True,
+                          sim_url=sim.base_url, export_dir=Path(tmp))
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.state.connection.state == "ok", 10)
+            await pilot.press("f8")
+            run = app.query_one("#run")
+            run.action_sync_all()  # type: ignore[attr-defined]
+            await pilot.pause(0.2)
+            await _until(pilot, lambda: not run._running, RUN_TIMEOUT_S)  # type: ignore[attr-defined]
+            for index, (pane_id, _cls, key) in enumerate(PANES, start=1):
+                await pilot.press(key)
+                await pilot.pause(0.5)
+                if pane_id == "metrics":
+                    await _select_first_metric(app, pilot)
+                name = f"{index:02d}-{pane_id}.svg"
+                app.save_screenshot(filename=name, path=str(out))
+                saved.append(out / name)
+    return saved
+
+
+async def _select_first_metric(app: PendoTuiApp, pilot: object) -> None:
+    from textual.widgets import Select
+
+    metric = app.query_one("#m-metric", Select)
+    await _until(pilot, lambda: len(metric._options) > 1, 10)
+    if len(metric._options) > 1:
+        metric.value = metric._options[1][1]
+        obj = app.query_one("#m-object", Select)
+        await _until(pilot, lambda: isinstance(obj.value, str), 10)
+        await pilot.pause(0.5)  # type: ignore[attr-defined]
+
+
+def to_png(svgs: list[Path]) -> int:
+    """Convert with rsvg-convert if installed; SVG alone renders on GitHub."""
+    tool = shutil.which("rsvg-convert")
+    if not tool:
+        return 0
+    for svg in svgs:
+        subprocess.run([tool, str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+    return len(svgs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    svgs = asyncio.run(shoot(args.out))
+    pngs = to_png(svgs)
+    print(f"saved {len(svgs)} SVG screenshots to {args.out}" + (f" and {pngs} PNGs" if pngs else ""))
+
+
+if __name__ == "__main__":
+    main()
