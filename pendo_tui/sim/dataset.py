@@ -361,7 +361,8 @@ class Dataset:
                     half = events // 2
                     self.events.append(base | {field: oid, "numEvents": half, "numMinutes": 1})
                     other = base | {"remoteIp": "198.51.100.7", "userAgent": _AGENTS[0]}
-                    row = other | {field: oid, "numEvents": events - half, "numMinutes": minutes}
+                    rest = events - half
+                    row = other | {field: oid, "numEvents": rest, "numMinutes": min(minutes, rest)}
                     self.events.append(row)
                 else:
                     self.events.append(
