@@ -190,7 +190,6 @@ def merge_aot(
     for n in range(min(len(new), len(tables))):  # a renamed entry keeps place and comments
         if n not in paired and n not in paired.values() and table_ids[n] not in new_ids:
             paired[n] = n
-    # entries the model restored (default apps) stay unwritten while unchanged
     result: list[Table] = []
     for n, value in enumerate(new):
         if n in paired:
@@ -199,9 +198,10 @@ def merge_aot(
             merge_table(t, value, before)
             result.append(t)
         else:
-            before = old_by_id.get(_identity(value, id_key))
-            if before is not None and dict(before) == dict(value):
-                continue
+            ident = _identity(value, id_key)
+            before = old_by_id.get(ident)
+            if ident not in table_ids and before is not None and dict(before) == dict(value):
+                continue  # filled in by the model (default apps), never in the file
             result.append(new_table(value, _entry_defaults(section, value), blank_after=True))
     result_ids = [id(t) for t in result]
     kept_in_order = [id(t) for t in tables if id(t) in result_ids]

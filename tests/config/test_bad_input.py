@@ -61,7 +61,7 @@ def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
 
 
 def test_toml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
-    err = _rejected(tmp_path, '[pendo]\ndays_to_sync = 30\ndomain = eu\n')
+    err = _rejected(tmp_path, "[pendo]\ndays_to_sync = 30\ndomain = eu\n")
     assert "bad.toml" in err.message
     assert "line 3, column 10" in err.message
     assert "domain = eu" in err.message  # the offending line is shown
@@ -79,14 +79,12 @@ def test_unclosed_array_at_end_of_document_still_gets_a_line(tmp_path: Path) -> 
         ('[pendo]\ndays_to_sync = "90"\n', "pendo.days_to_sync", '"90"', "whole number"),
         ("profile = 7\n", "profile", "7", "text value in quotes"),
         (PULL_PAGE + 'multi_app = "yes"\n', "pull[0].multi_app", '"yes"', "true or false"),
-        ("[alerts]\nurls = \"slack://x\"\n", "alerts.urls", '"slack://x"', "must be a list"),
+        ('[alerts]\nurls = "slack://x"\n', "alerts.urls", '"slack://x"', "must be a list"),
         ('pendo = "us"\n', "pendo", None, "must be a table"),
         (PULL_PAGE + "pipeline = 5\n", "pull[0].pipeline", "5", "JSON array"),
     ],
 )
-def test_wrong_types(
-    tmp_path: Path, text: str, path: str, shown: str | None, allowed: str
-) -> None:
+def test_wrong_types(tmp_path: Path, text: str, path: str, shown: str | None, allowed: str) -> None:
     err = _rejected(tmp_path, text)
     line = f"{path} = {shown}: " if shown else f"{path}"
     assert line in err.message
