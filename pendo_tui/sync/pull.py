@@ -136,11 +136,12 @@ class PullEngine:
         """What a sync would fetch and write; reads the store's cursor, writes nothing."""
         w = self.window(mapping, resync)
         days = len(w)
+        first = w.first_day
         if mapping.kind in ("page", "feature"):
             calls = len(list(w.chunks(pp.MAX_CALL_DAYS))) if days else 0
             writes = f"activities and daily metric {mapping.metric_name!r} per {mapping.object}"
         elif mapping.kind == "report":
-            calls, days = (1, 1) if days else (0, 0)
+            calls, days, first = (1, 1, w.last_day) if days else (0, 0, first)
             names = ", ".join(mapping.columns.values())
             writes = f"metrics {names} for {w.last_day}"
         elif mapping.kind == "aggregation":
@@ -153,7 +154,7 @@ class PullEngine:
             writes = f"PES metrics ({', '.join(COMPONENTS)}) per company"
         return {
             "kind": mapping.kind,
-            "first_day": None if w.empty else w.first_day.isoformat(),
+            "first_day": None if w.empty else first.isoformat(),
             "last_day": None if w.empty else w.last_day.isoformat(),
             "days": days,
             "calls": calls,
@@ -578,10 +579,11 @@ class PullEngine:
         m, res = job.mapping, job.result
         if not job.window.empty:
             if m.kind in ("page", "feature"):
-                res.activities_written = st.apply_activities(conn, m.name, m.object, m.passive)
+                acts, mets = st.apply_activities(conn, m.name, m.object, m.passive)
+                res.activities_written, res.metrics_written = acts, mets
                 if not m.passive:
                     self._touch_last_seen(conn, m.name)
-            res.metrics_written = st.apply_metrics(conn, m.name)
+            res.metrics_written += st.apply_metrics(conn, m.name)
             res.rows_written = res.activities_written + res.metrics_written
         state = {
             "mapping": m.name,

@@ -148,8 +148,12 @@ def delete_mapping_data(conn: Connection, mappings: Sequence[str]) -> None:
     conn.execute(delete(schema.metrics).where(schema.metrics.c.mapping.in_(mappings)))
 
 
-def apply_activities(conn: Connection, mapping: str, object_type: str, passive: bool) -> int:
-    """Upsert staged activities and the daily metric summed per target object."""
+def apply_activities(
+    conn: Connection, mapping: str, object_type: str, passive: bool
+) -> tuple[int, int]:
+    """Upsert staged activities and the daily metric summed per target object.
+
+    Returns (activities written, metric values written)."""
     s = stage_activity.c
     act = (
         select(
@@ -172,7 +176,8 @@ def apply_activities(conn: Connection, mapping: str, object_type: str, passive: 
         index_elements=["mapping", "end_user_id", "app_id", "day"],
         set_={c: getattr(ins.excluded, c) for c in cols[4:]},
     )
-    n = conn.execute(ins).rowcount or 0
+    conn.execute(ins)
+    n = _count(conn, act)
 
     met = (
         select(
@@ -187,7 +192,7 @@ def apply_activities(conn: Connection, mapping: str, object_type: str, passive: 
         .where(s.mapping == mapping, s.object_id.is_not(None), true())
         .group_by(s.metric, s.object_id, s.day, s.series_app)
     )
-    return n + _upsert_metrics(conn, met)
+    return n, _upsert_metrics(conn, met)
 
 
 def apply_metrics(conn: Connection, mapping: str) -> int:
@@ -208,7 +213,13 @@ def _upsert_metrics(conn: Connection, sel: Any) -> int:
         index_elements=["metric", "object_type", "object_id", "day", "app_id"],
         set_={"value": ins.excluded.value, "mapping": ins.excluded.mapping},
     )
-    return conn.execute(ins).rowcount or 0
+    conn.execute(ins)
+    return _count(conn, sel)
+
+
+def _count(conn: Connection, sel: Any) -> int:
+    """Rows a grouped select yields (drivers disagree on INSERT .. SELECT rowcounts)."""
+    return int(conn.execute(select(func.count()).select_from(sel.subquery())).scalar_one())
 
 
 def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:
