@@ -189,3 +189,13 @@ def test_field_vs_constant_fast_paths_agree_with_generic_operators(
     fast = compile_expression(f"x {op} {const}", ENV)({"x": x})
     generic = compile_expression(f"{const} {_FLIP[op]} x", ENV)({"x": x})
     assert fast is generic
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=40))
+def test_any_string_round_trips_through_escaped_literals(value: str) -> None:
+    # What a client does to embed a value: escape backslash and the quote character.
+    double = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    tick = "`" + value.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    assert compile_expression(double, ENV)({}) == value
+    assert compile_expression(f"x == {tick}", ENV)({"x": value}) is True
