@@ -4,11 +4,9 @@ and config builders. Expected answers are computed from ``sim.dataset`` raw fact
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from pendo_tui.config.model import Config
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.sim.server import Simulator
 
@@ -31,12 +29,3 @@ def client(sim: Simulator) -> Iterator[PendoClient]:
         backoff_jitter=0.0,
     ) as c:
         yield c
-
-
-def make_config(sim: Simulator, pull: list[dict[str, Any]], **sections: Any) -> Config:
-    """A Config aimed at ``sim``: its timezone, a 20-day window (spans the March DST change)."""
-    pendo = {"domain": sim.base_url, "timezone": sim.dataset.timezone, "days_to_sync": 20}
-    pendo.update(sections.pop("pendo", {}))
-    identity = {"auto_create_end_users": True}
-    identity.update(sections.pop("identity", {}))
-    return Config.model_validate({"pendo": pendo, "identity": identity, "pull": pull, **sections})

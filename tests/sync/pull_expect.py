@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pendo_tui.config.model import Config
 from pendo_tui.sim.dataset import Dataset
+from pendo_tui.sim.server import Simulator
 from pendo_tui.store import schema
 from pendo_tui.store.db import Store
 
@@ -80,3 +82,12 @@ def dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
             tuple(r) for r in conn.execute(select(ps.c.mapping, ps.c.cursor_day, ps.c.fingerprint))
         )
     return out
+
+
+def make_config(sim: Simulator, pull: list[dict[str, Any]], **sections: Any) -> Config:
+    """A Config aimed at ``sim``: its timezone, a 20-day window (spans the March DST change)."""
+    pendo = {"domain": sim.base_url, "timezone": sim.dataset.timezone, "days_to_sync": 20}
+    pendo.update(sections.pop("pendo", {}))
+    identity = {"auto_create_end_users": True}
+    identity.update(sections.pop("identity", {}))
+    return Config.model_validate({"pendo": pendo, "identity": identity, "pull": pull, **sections})

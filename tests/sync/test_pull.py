@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from pull_expect import dump, make_config, placed, stored_activities, stored_metrics, usage
+
 from pendo_tui.sim.keys import LEGACY_APP_ID, MOBILE_APP_ID
 from pendo_tui.sync.pull import PullEngine
-from pull_expect import dump, placed, stored_activities, stored_metrics, usage
-
-from conftest import make_config
 
 
 def engine(sim, client, store, pull, **sections):
