@@ -74,9 +74,10 @@ class _KeyringProblem(Exception):
 
 
 _NO_BACKEND_FIX = (
-    "install and start a keyring service (GNOME Keyring / KWallet via Secret Service, "
-    "macOS Keychain, Windows Credential Locker); pendo-tui never falls back to plain text"
+    "install and start a keyring service (GNOME Keyring or KWallet via Secret Service, "
+    "macOS Keychain, Windows Credential Locker)"
 )
+_NO_PLAINTEXT = "pendo-tui never stores secrets in plain text."
 
 
 class Secrets:
@@ -181,13 +182,15 @@ class Secrets:
             message = f"No {label}: {var} is not set and {problem.reason}"
             hint = (
                 f"Set {var} in the environment, or {problem.fix} and save the key with "
-                f"`pendo-tui` (Connection screen; keyring {entry})."
+                f"`pendo-tui` (Connection screen; keyring {entry}). {_NO_PLAINTEXT}"
             )
         else:
-            message = f"No {label} for profile {self.profile!r}"
+            message = (
+                f"No {label} for profile {self.profile!r}: set {var} or save it with `pendo-tui`"
+            )
             hint = (
-                f"Set {var} in the environment, or save it in the keyring with `pendo-tui` "
-                f"(Connection screen; keyring {entry})."
+                f"Export {var}=... in the environment (cron, CI), or enter it on the "
+                f"Connection screen of `pendo-tui`, which saves it in the keyring ({entry})."
             )
         raise SecretError(message, hint)
 
@@ -207,8 +210,8 @@ class Secrets:
         except _KeyringProblem as problem:
             raise SecretError(
                 f"Cannot save the {LABELS[name]} to the keyring: {problem.reason}",
-                f"{problem.fix[0].upper()}{problem.fix[1:]}; or set {ENV_VARS[name]} "
-                "in the environment instead.",
+                f"{problem.fix[0].upper()}{problem.fix[1:]}, or set {ENV_VARS[name]} "
+                f"in the environment instead. {_NO_PLAINTEXT}",
             ) from None
 
     def delete(self, name: str) -> None:

@@ -85,7 +85,7 @@ def test_no_keyring_backend_is_a_clear_error_and_nothing_is_written(
         secrets.integration_key()
     text = str(err.value)
     assert "no keyring backend is available" in text
-    assert "PENDO_INTEGRATION_KEY" in text and "plain text" in text
+    assert "PENDO_INTEGRATION_KEY" in text and "never stores secrets in plain text" in text
     with pytest.raises(SecretError) as stored:
         secrets.store(SECRET_INTEGRATION_KEY, KEY)
     assert "Cannot save the Pendo integration key to the keyring" in str(stored.value)
