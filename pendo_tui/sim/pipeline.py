@@ -3,7 +3,8 @@
 A pipeline is compiled once (expressions parsed into closures, steps checked) and then run
 as a chain of generators. Row-wise steps (filter, select, eval, identified, segment,
 unwind, limit, bulkExpand) stay lazy, so a large source never materialises; group, reduce,
-sort and fork necessarily hold their input (bounded by the dataset).
+sort and fork necessarily hold their input (bounded by the dataset). `spawn` (a first step
+holding whole pipelines, each with its own source) concatenates its branches' rows.
 
 Documented limitation: the dataset stores daily rollups only. Under `hourRange` the rows of
 a day are reported in that day's first hour bucket (`hour` = local midnight): per-day sums
@@ -60,7 +61,7 @@ EVENT_SOURCES = frozenset(
 )
 # Real Pendo steps this simulator does not implement: say so rather than "unknown".
 UNSUPPORTED_STEPS = frozenset(
-    {"spawn", "join", "merge", "cat", "switch", "unmarshal", "treeify", "sessionReplays"}
+    {"join", "merge", "cat", "switch", "unmarshal", "treeify", "sessionReplays"}
 )
 
 
@@ -573,8 +574,11 @@ class CompiledPipeline:
     hourly: bool
     stages: list[Stage]
     data: DataSource
+    branches: list[CompiledPipeline] = field(default_factory=list)  # spawn: own sources
 
     def rows(self, upstream: Iterator[Row] | None = None) -> Iterator[Row]:
+        if upstream is None and self.branches:
+            upstream = itertools.chain.from_iterable([b.rows() for b in self.branches])
         it: Iterator[Row] = iter(upstream if upstream is not None else self._source_rows())
         for stage in self.stages:
             it = stage(it)
@@ -637,14 +641,19 @@ class _Compiler:
         buckets: list[int] = []
         hourly = False
         stages: list[Stage] = []
+        branches: list[CompiledPipeline] = []
         for i, step in enumerate(steps):
             if not isinstance(step, dict) or len(step) != 1:
                 raise PipelineError(f"pipeline step {i} must be an object with exactly one key")
             ((op, arg),) = step.items()
+            if op in ("source", "spawn") and (i != 0 or nested):
+                raise PipelineError(f"{op} must be the first step of the pipeline")
             if op == "source":
-                if i != 0 or nested:
-                    raise PipelineError("source must be the first step of the pipeline")
                 source, params, start, end, buckets, hourly = self._source(arg)
+                continue
+            if op == "spawn":
+                branches = self._spawn(arg)
+                start, end, buckets = branches[0].start_ms, branches[0].end_ms, branches[0].buckets
                 continue
             if i == 0 and not nested:
                 raise PipelineError(f"pipeline must start with a source step, not {op!r}")
@@ -654,11 +663,16 @@ class _Compiler:
             if make is None:
                 raise PipelineError(f"unknown pipeline step {op!r}")
             stages.append(make(arg, self.env))
-        return CompiledPipeline(source, params, start, end, buckets, hourly, stages, self.data)
+        return CompiledPipeline(
+            source, params, start, end, buckets, hourly, stages, self.data, branches
+        )
 
-    def _source(
-        self, arg: Any
-    ) -> tuple[str, dict[str, Any], int | None, int | None, list[int], bool]:
+    def _spawn(self, arg: Any) -> list[CompiledPipeline]:
+        if not isinstance(arg, list) or not arg:
+            raise PipelineError("spawn needs a list of pipelines, each starting with a source")
+        return [self.compile(p) for p in arg]
+
+    def _source(self, arg: Any) -> _SourceSpec:
         if not isinstance(arg, dict):
             raise PipelineError("source must be an object holding one source key")
         keys = [k for k in arg if k != "timeSeries"]

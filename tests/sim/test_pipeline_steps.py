@@ -371,3 +371,17 @@ def test_group_by_list_valued_key() -> None:
         {"t": ["a", "b"], "n": 2},
         {"t": [], "n": 2},
     ]
+
+
+def test_spawn_concatenates_pipelines_with_their_own_sources() -> None:
+    steps = [
+        {"spawn": [[SOURCE, {"count": None}], [{"source": {"visitors": None}}, {"count": None}]]},
+        {"reduce": {"total": {"sum": "count"}, "parts": {"list": "count"}}},
+    ]
+    compiled = compile_pipeline(steps, FakeData(), NOW)
+    assert compiled.start_ms == day(17)
+    assert list(compiled.rows()) == [{"total": 8, "parts": [6, 2]}]
+    with pytest.raises(PipelineError, match="spawn must be the first step"):
+        evaluate([SOURCE, steps[0]], FakeData(), NOW)
+    with pytest.raises(PipelineError, match="source 'nope'"):
+        evaluate([{"spawn": [[SOURCE], [{"source": {"nope": None}}]]}], FakeData(), NOW)
