@@ -253,6 +253,17 @@ def _prepare_sqlite_file(path: Path) -> None:
             hint=f"Make it writable for this user (chmod u+w {path.parent}), or set "
             f"[store] url to a writable location, e.g. {default_store_url()}",
         ) from exc
+    # An existing read-only file would open fine and fail at the first write, mid-run.
+    if path.exists():
+        try:
+            with path.open("r+b"):
+                pass
+        except OSError as exc:
+            raise StoreError(
+                f"The SQLite store {path} is read-only ({exc.strerror}).",
+                hint=f"Make it writable for this user (chmod u+w {path}), or set [store] url "
+                "to another file.",
+            ) from exc
 
 
 # -- helpers ---------------------------------------------------------------------------

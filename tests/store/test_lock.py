@@ -1,0 +1,120 @@
+"""One run per store: a second lock fails at once, in-process and across processes."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pendo_tui.errors import ExitCode, LockHeldError
+from pendo_tui.store.db import Store
+
+# Holds the run lock until its stdin closes; says "locked" once it has it.
+HOLDER = """
+import sys
+from pendo_tui.store.db import open_store
+store = open_store(sys.argv[1])
+with store.lock():
+    print("locked", flush=True)
+    sys.stdin.read()
+store.close()
+"""
+
+# Tries the lock once; exits with the error's exit code.
+TRIER = """
+import sys
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.store.db import open_store
+store = open_store(sys.argv[1])
+try:
+    with store.lock():
+        print("got it", flush=True)
+except PendoTuiError as err:
+    print(err, flush=True)
+    sys.exit(err.exit_code)
+finally:
+    store.close()
+"""
+
+
+def _start_holder(url: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+    if line.strip() != "locked":
+        proc.kill()
+        pytest.fail(f"lock holder did not start: {line!r} {proc.stderr.read()}")  # type: ignore[union-attr]
+    return proc
+
+
+def _try_lock(store: Store) -> float:
+    start = time.monotonic()
+    with pytest.raises(LockHeldError) as info, store.lock():
+        pass
+    assert info.value.exit_code == ExitCode.LOCKED
+    assert "Another pendo-tui run is in progress" in info.value.message
+    return time.monotonic() - start
+
+
+def test_second_lock_in_same_process_fails_at_once(store: Store) -> None:
+    with store.lock():
+        assert _try_lock(store) < 2.0
+        with store.lock("other"):  # a differently named lock is independent
+            pass
+    with store.lock():  # released on exit
+        pass
+
+
+def test_lock_error_names_the_store(store: Store) -> None:
+    with store.lock(), pytest.raises(LockHeldError) as info, store.lock():
+        pass
+    msg = info.value.message
+    if store.dialect == "sqlite":
+        assert str(store.path) in msg and f"pid {os.getpid()}" in msg
+        assert f"{store.path}.lock" in (info.value.hint or "")
+    else:
+        assert str(store.engine.url.database) in msg and "backend pid" in msg
+
+
+def test_lock_across_processes(store: Store, store_url: str) -> None:
+    holder = _start_holder(store_url)
+    try:
+        assert _try_lock(store) < 2.0
+        # And the other direction: a separate run process exits 6 with the message.
+        trier = subprocess.run(
+            [sys.executable, "-c", TRIER, store_url], capture_output=True, text=True, timeout=60
+        )
+        assert trier.returncode == ExitCode.LOCKED, trier.stderr
+        assert "Another pendo-tui run is in progress" in trier.stdout
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=30)
+    with store.lock():  # released when the holder finished
+        pass
+
+
+def test_lock_of_a_killed_run_is_released(store: Store, store_url: str) -> None:
+    """A crashed run never leaves a stale lock (kernel / server session releases it)."""
+    holder = _start_holder(store_url)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(timeout=30)
+    deadline = time.monotonic() + 10  # PostgreSQL notices the closed socket asynchronously
+    while True:
+        try:
+            with store.lock():
+                break
+        except LockHeldError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
