@@ -224,7 +224,6 @@ class Transport:
                 return False
             wait = getattr(exc, "retry_after", None)
             if wait is None:
-                self.stats.add(retries=1)
                 return True
             if budget > 0 and time.monotonic() - started + wait > budget:
                 exc.hint = (
@@ -232,7 +231,6 @@ class Transport:
                     f"the retry budget ([pendo] max_retry_seconds = {budget:.0f}). Retry later."
                 )
                 return False
-            self.stats.add(retries=1)
             return float(wait)
 
         return hook
@@ -246,7 +244,7 @@ class Transport:
 
     def _fetch_once(self, call: Call, request: httpx.Request, attempt: int) -> Reply:
         at, t0 = datetime.now(UTC), time.perf_counter()
-        self.stats.add(calls=1)
+        self.stats.add(calls=1, retries=int(attempt > 1))
         try:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -268,7 +266,7 @@ class Transport:
         self, call: Call, request: httpx.Request, attempt: int, prefix: str
     ) -> _Opened:
         at, t0 = datetime.now(UTC), time.perf_counter()
-        self.stats.add(calls=1)
+        self.stats.add(calls=1, retries=int(attempt > 1))
         try:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as exc:
