@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import tomlkit
+from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import AoT, InlineTable, Item, Table, Whitespace
 
 # Arrays of tables whose entries have an identity: matched by it across a save.
@@ -83,7 +84,8 @@ def _move_trailing_trivia(source: Table, target: Table) -> None:
 
 
 def _is_table(item: Any) -> bool:
-    return isinstance(item, Table | InlineTable)
+    # a proxy stands for a table written in pieces (dotted keys, or split sections)
+    return isinstance(item, Table | InlineTable | OutOfOrderTableProxy)
 
 
 def merge_table(
