@@ -183,13 +183,17 @@ def _eq(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_NUM_TYPES = (int, float)
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 def _order(op: str) -> Callable[[Any, Any], bool]:
-    cmp = {
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }[op]
+    cmp = _ORDER_OPS[op]
 
     def compare(a: Any, b: Any) -> bool:
         if (_is_num(a) and _is_num(b)) or (isinstance(a, str) and isinstance(b, str)):
@@ -229,17 +233,11 @@ def _mod(a: Any, b: Any) -> Any:
     if not (_is_num(a) and _is_num(b)) or b == 0:
         return None
     if isinstance(a, int) and isinstance(b, int):
-        return a - b * int(a / b)  # C semantics: the sign follows the dividend
+        rest = abs(a) % abs(b)  # C semantics: the sign follows the dividend
+        return rest if a >= 0 else -rest
     return math.fmod(a, b)
 
 
-_NUM_TYPES = (int, float)
-_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "==": _eq,
     "!=": lambda a, b: not _eq(a, b),
@@ -264,7 +262,7 @@ def local_datetime(ms: int, zone: ZoneInfo) -> datetime:
 
 def to_ms(dt: datetime) -> int:
     """Epoch ms of an aware datetime; wall times in a DST gap resolve to the later side."""
-    return int(dt.timestamp() * 1000) if dt.microsecond else int(dt.timestamp()) * 1000
+    return int(dt.replace(microsecond=0).timestamp()) * 1000 + dt.microsecond // 1000
 
 
 def _add_months(dt: datetime, months: int) -> datetime:
