@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 CHUNK_BYTES = 64 * 1024
+CUT_AFTER = 256 * 1024  # a broken stream still delivers this much first
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -98,15 +99,27 @@ def large_rows_chunks(
     yield b"]}"
 
 
+def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole chunks up to CUT_AFTER bytes, then half of the chunk where the cut falls
+    (for a one-chunk body: its first half)."""
+    sent = 0
+    prev = next(chunks, b"")
+    for nxt in chunks:
+        if sent + len(prev) >= CUT_AFTER:
+            break
+        yield prev
+        sent += len(prev)
+        prev = nxt
+    yield prev[: max(1, len(prev) // 2)]
+
+
 def _truncated(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    first = next(chunks, b"")
-    yield first[: max(1, len(first) // 2)]
+    yield from _cut(chunks)
     raise SimulatedTruncation("fault injection: body truncated")
 
 
 def _malformed(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    first = next(chunks, b"")
-    yield first[: max(1, len(first) // 2)]
+    yield from _cut(chunks)
     yield b'<html><body>upstream error</body></html>{"'
 
 
