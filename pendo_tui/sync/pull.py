@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, case, select, update
 
@@ -46,6 +46,12 @@ from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.pull_reports import numeric_columns, report_compatibility, report_level
 from pendo_tui.sync.windows import SyncWindow, day_of_ms, day_start_ms, today_in, window_for
 
+T = TypeVar("T")
+PES_CORE_SOURCES = (
+    ("pageEvents", "pageId"),
+    ("featureEvents", "featureId"),
+    ("trackEvents", "trackTypeId"),
+)
 FETCH_ATTEMPTS = 3  # a body cut mid-stream cannot be retried by the client: re-read the chunk
 PREVIEW_EXAMPLES = 5
 
@@ -83,6 +89,18 @@ class _Job:
 
     def skip(self, reason: str, key: str | None) -> None:
         self.skipped.setdefault(reason, set()).add(key or "")
+
+
+def retrying(action: Callable[[], T]) -> T:
+    """Run a whole read again when its body was cut short (the client cannot: rows were
+    already handed out). Callers make ``action`` safe to repeat."""
+    for attempt in range(FETCH_ATTEMPTS):
+        try:
+            return action()
+        except MalformedResponseError:
+            if attempt == FETCH_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def is_number(value: Any) -> bool:
@@ -205,7 +223,7 @@ class PullEngine:
 
     def _run_batch(self, mappings: list[PullMapping], resync: bool) -> list[PullResult]:
         if not self._companies_done:
-            refresh_companies(self.config, self.client, self.store)
+            retrying(lambda: refresh_companies(self.config, self.client, self.store))
             self._companies_done = True
         index = self._load_index()
         jobs = []
@@ -388,37 +406,53 @@ class PullEngine:
         job.result.first_day, job.result.days = day.isoformat(), 1
         writer = st.StageWriter(conn, st.stage_metric)
         cache: dict[str, tuple[Decision, VisitorFacts]] = {}
-        job.result.calls += 1
-        for row in self.client.report_results(m.id):
-            job.result.rows_fetched += 1
-            if account:
-                object_id = row.get("accountId")
-                if not object_id:
-                    job.skip(SKIP_NULL_KEY, None)
-                    continue
-                if object_id not in index.companies:
-                    job.skip(SKIP_COMPANY_NOT_FOUND, str(object_id))
-                    continue
-            else:
-                decision, _ = self._decide(job, index, cache, row)
-                if decision.end_user is None:
-                    continue
-                object_id = decision.end_user.object_id
-            for column, metric in m.columns.items():
-                value = row.get(column)
-                if is_number(value):
-                    writer.add(
-                        {
-                            "mapping": m.name,
-                            "metric": metric,
-                            "object_type": "company" if account else "end_user",
-                            "object_id": str(object_id),
-                            "day": day,
-                            "app_id": "",
-                            "value": float(value),
-                        }
-                    )
-        writer.flush()
+
+        def read(_: SyncWindow) -> None:
+            job.result.calls += 1
+            for row in self.client.report_results(m.id):
+                job.result.rows_fetched += 1
+                self._report_row(job, index, cache, writer, row, account, day)
+
+        self._chunked(conn, job, writer, [job.window], read)
+
+    def _report_row(
+        self,
+        job: _Job,
+        index: IdentityIndex,
+        cache: dict[str, tuple[Decision, VisitorFacts]],
+        writer: st.StageWriter,
+        row: dict[str, Any],
+        account: bool,
+        day: date,
+    ) -> None:
+        m = job.mapping
+        if account:
+            object_id = row.get("accountId")
+            if not object_id:
+                job.skip(SKIP_NULL_KEY, None)
+                return
+            if object_id not in index.companies:
+                job.skip(SKIP_COMPANY_NOT_FOUND, str(object_id))
+                return
+        else:
+            decision, _ = self._decide(job, index, cache, row)
+            if decision.end_user is None:
+                return
+            object_id = decision.end_user.object_id
+        for column, metric in m.columns.items():
+            value = row.get(column)
+            if is_number(value):
+                writer.add(
+                    {
+                        "mapping": m.name,
+                        "metric": metric,
+                        "object_type": "company" if account else "end_user",
+                        "object_id": str(object_id),
+                        "day": day,
+                        "app_id": "",
+                        "value": float(value),
+                    }
+                )
 
     # -- aggregation --------------------------------------------------------------------
 
@@ -497,28 +531,18 @@ class PullEngine:
         history = SyncWindow(
             job.window.first_day - timedelta(days=HISTORY_DAYS - 1), job.window.last_day
         )
-        sources = (
-            ("pageEvents", "pageId"),
-            ("featureEvents", "featureId"),
-            ("trackEvents", "trackTypeId"),
-        )
         chunks = list(history.chunks(pp.MAX_CALL_DAYS))
         for i, sub in enumerate(chunks):
             emit(self.progress, ProgressEvent(m.name, "fetch", i, len(chunks)))
             first_ms = day_start_ms(sub.first_day, self.tz)
-            for row in self._stream(job, pp.activity_pipeline(app, first_ms, len(sub))):
-                key = self._pes_key(job, row, sub)
-                if key:
-                    inputs.add_activity(*key)
+            # PesInputs holds sets: re-reading a cut-off call adds nothing twice.
+            steps = pp.activity_pipeline(app, first_ms, len(sub))
+            retrying(lambda s=steps, w=sub: self._pes_read(job, inputs, s, w, None))
             if not inputs.core_ids:
                 continue
-            for source, id_field in sources:
+            for source, id_field in PES_CORE_SOURCES:
                 steps = pp.core_usage_pipeline(source, id_field, app, first_ms, len(sub))
-                for row in self._stream(job, steps):
-                    key = self._pes_key(job, row, sub)
-                    oid = row.get(id_field)
-                    if key and oid in inputs.core_ids:
-                        inputs.add_core(*key, oid)
+                retrying(lambda s=steps, w=sub, f=id_field: self._pes_read(job, inputs, s, w, f))
         writer = st.StageWriter(conn, st.stage_metric)
         names = pes_metric_names(m)
         for account, day, component, value in score(inputs, job.window.days()):
@@ -534,6 +558,23 @@ class PullEngine:
                 }
             )
         writer.flush()
+
+    def _pes_read(
+        self,
+        job: _Job,
+        inputs: PesInputs,
+        steps: list[dict[str, Any]],
+        sub: SyncWindow,
+        id_field: str | None,
+    ) -> None:
+        for row in self._stream(job, steps):
+            key = self._pes_key(job, row, sub)
+            if key is None:
+                continue
+            if id_field is None:
+                inputs.add_activity(*key)
+            elif row.get(id_field) in inputs.core_ids:
+                inputs.add_core(*key, str(row[id_field]))
 
     def _pes_key(
         self, job: _Job, row: dict[str, Any], sub: SyncWindow
@@ -694,12 +735,17 @@ class PullEngine:
         """Visitor metadata the identity settings need, one call per run, kept slim."""
         if self._visitor_meta is None:
             paths = _metadata_paths(self.config)
-            out: dict[str, dict[str, Any]] = {}
-            for rec in self.client.aggregate(pp.visitors_pipeline(), name="pendo-tui-visitors"):
-                vid = rec.get("visitorId")
-                if vid is not None:
-                    out[str(vid)] = _slim(rec.get("metadata") or {}, paths)
-            self._visitor_meta = out
+
+            def read() -> dict[str, dict[str, Any]]:
+                out: dict[str, dict[str, Any]] = {}
+                steps = pp.visitors_pipeline()
+                for rec in self.client.aggregate(steps, name="pendo-tui-visitors"):
+                    vid = rec.get("visitorId")
+                    if vid is not None:
+                        out[str(vid)] = _slim(rec.get("metadata") or {}, paths)
+                return out
+
+            self._visitor_meta = retrying(read)
         return self._visitor_meta
 
 
