@@ -321,10 +321,13 @@ class Config(_Strict):
                         "; mapping names must be unique"
                     )
                 seen[item.name] = i
-        pull_names = {m.name for m in self.pull}
-        for s in self.push:
-            if s.name in pull_names:
-                raise ValueError(f"push sync name {s.name!r} is also a pull mapping name")
+        pull_index = {m.name: i for i, m in enumerate(self.pull)}
+        for i, s in enumerate(self.push):
+            if s.name in pull_index:
+                raise ValueError(
+                    f"push[{i}].name {s.name!r} is also the name of pull[{pull_index[s.name]}]"
+                    "; pull and push names must be unique together"
+                )
         seg_ids = {s.id for s in self.segments}
         for i, m in enumerate(self.pull):
             if m.segment and seg_ids and m.segment not in seg_ids:

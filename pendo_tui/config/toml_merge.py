@@ -17,11 +17,13 @@ import tomlkit
 from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import AoT, InlineTable, Item, Table, Whitespace
 
+from pendo_tui.config.model import AppRow, PullMapping, PushSync, SegmentRow
+
 # Arrays of tables whose entries have an identity: matched by it across a save.
 IDENTITY_KEYS = {"apps": "id", "segments": "id", "pull": "name", "push": "name"}
 
 
-def to_item(value: Any, *, nested_table: bool = False) -> Item:
+def to_item(value: Any) -> Item:
     """A tomlkit item for a plain Python value (multi-line text stays readable)."""
     if isinstance(value, str):
         multiline = "\n" in value
@@ -29,7 +31,7 @@ def to_item(value: Any, *, nested_table: bool = False) -> Item:
         literal = multiline and _literal_ok(value)
         return tomlkit.string(value, literal=literal, multiline=multiline)
     if isinstance(value, Mapping):
-        table: Table | InlineTable = tomlkit.table() if nested_table else tomlkit.inline_table()
+        table = tomlkit.inline_table()
         for key, inner in value.items():
             if inner is not None:
                 table[key] = to_item(inner)
@@ -162,8 +164,6 @@ def _new_aot(values: list[Mapping[str, Any]], section: str) -> AoT:
 
 def _entry_defaults(section: str, value: Mapping[str, Any]) -> Mapping[str, Any]:
     """Baseline of a new [[section]] entry: keys at their defaults are left out."""
-    from pendo_tui.config.model import AppRow, PullMapping, PushSync, SegmentRow
-
     model = {"apps": AppRow, "segments": SegmentRow, "pull": PullMapping, "push": PushSync}[section]
     baseline = {
         name: field.get_default(call_default_factory=True)
@@ -206,14 +206,18 @@ def merge_aot(
                 continue  # filled in by the model (default apps), never in the file
             result.append(new_table(value, _entry_defaults(section, value), blank_after=True))
     result_ids = [id(t) for t in result]
-    kept_in_order = [id(t) for t in tables if id(t) in result_ids]
-    if [i for i in result_ids if i in kept_in_order] != kept_in_order:
+    for i in reversed(range(1, len(tables))):
+        if id(tables[i]) not in result_ids:  # comments introducing what follows outlive it
+            _move_trailing_trivia(tables[i], tables[i - 1])
+    kept = [t for t in tables if id(t) in result_ids]
+    kept_ids = [id(t) for t in kept]
+    if [i for i in result_ids if i in kept_ids] != kept_ids:  # an entry moved
+        if kept and result[-1] is not kept[-1]:
+            _move_trailing_trivia(kept[-1], result[-1])
         _rebuild(aot, result)  # entries were reordered: rebuild, each table intact
         return
     for i in reversed(range(len(tables))):
         if id(tables[i]) not in result_ids:
-            if i > 0:  # comments introducing what follows the entry outlive it
-                _move_trailing_trivia(tables[i], tables[i - 1])
             del aot[i]
     # insert new tables at their position; untouched tables keep their place and comments
     for pos, t in enumerate(result):

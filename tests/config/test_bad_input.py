@@ -149,6 +149,16 @@ def test_duplicate_push_names(tmp_path: Path) -> None:
     assert "push[1].name" in err.message and "duplicates push[0]" in err.message
 
 
+def test_push_name_clashing_with_a_pull_name(tmp_path: Path) -> None:
+    push = (
+        '[[push]]\nname = "Views"\nkind = "visitor"\nmodel = { csv = "a.csv" }\n'
+        'primary_key = "id"\nmatch = "id"\nfields = { plan = "plan" }\n'
+    )
+    err = _rejected(tmp_path, PULL_PAGE + "\n" + push)
+    assert "push[0].name: 'Views' is also the name of pull[0]" in err.message
+    assert "push[0].name" in err.field_errors  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("domain", ["moon", "app.pendo.io", "ftp://app.pendo.io"])
 def test_domain_neither_region_nor_url(tmp_path: Path, domain: str) -> None:
     err = _rejected(tmp_path, f'[pendo]\ndomain = "{domain}"\n')

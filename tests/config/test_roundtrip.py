@@ -172,7 +172,11 @@ def test_reordering_entries_keeps_each_entry_intact(example_copy: Path) -> None:
     doc.update(config)
     doc.save()
     assert [m.name for m in load_config(example_copy).pull] == [m.name for m in config.pull]
-    assert "# PES covers one app (no multi-app)" in example_copy.read_text()
+    text = example_copy.read_text()
+    assert "# PES covers one app (no multi-app)" in text
+    # the comment introducing [[push]] still comes after the last [[pull]] entry
+    assert text.index('name = "Dashboard views"') < text.index("# Push syncs:")
+    assert text.index("# Push syncs:") < text.index("[[push]]")
 
 
 def test_new_push_and_segment_entries_are_written_without_defaults(tmp_path: Path) -> None:
