@@ -40,8 +40,14 @@ async def shoot(out: Path) -> list[Path]:
     with Simulator() as sim, tempfile.TemporaryDirectory() as tmp:
         config = demo_config(sim.base_url, f"sqlite:///{Path(tmp) / 'demo.db'}")
         secrets = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
-        app = PendoTuiApp(Path(tmp) / "config.toml", config, secrets, demo=True,
-                          sim_url=sim.base_url, export_dir=Path(tmp))
+        app = PendoTuiApp(
+            Path(tmp) / "config.toml",
+            config,
+            secrets,
+            demo=True,
+            sim_url=sim.base_url,
+            export_dir=Path(tmp),
+        )
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.state.connection.state == "ok", 10)
             await pilot.press("f8")
@@ -89,7 +95,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     svgs = asyncio.run(shoot(args.out))
     pngs = to_png(svgs)
-    print(f"saved {len(svgs)} SVG screenshots to {args.out}" + (f" and {pngs} PNGs" if pngs else ""))
+    print(
+        f"saved {len(svgs)} SVG screenshots to {args.out}" + (f" and {pngs} PNGs" if pngs else "")
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ def _require_key(state: AppState) -> str:
 
 
 @contextmanager
-def client_for(state: AppState, request_log: Any = None) -> Iterator[Any]:
-    """A PendoClient for the settings on screen (unsaved key included)."""
+def client_for(state: AppState, request_log: Any = None, retries: int = 2) -> Iterator[Any]:
+    """A PendoClient for the settings on screen (unsaved key included).
+
+    Interactive calls retry little: a person is waiting and wants the reason, fast."""
     from pendo_tui.pendo.client import PendoClient
 
     cfg = state.config.pendo
@@ -41,7 +43,7 @@ def client_for(state: AppState, request_log: Any = None) -> Iterator[Any]:
         track_url=cfg.track_base_url,
         request_timeout=cfg.request_timeout,
         aggregation_timeout=cfg.aggregation_timeout,
-        max_retries=min(cfg.max_retries, 2),  # interactive: fail fast, say why
+        max_retries=min(cfg.max_retries, retries),
         max_retry_seconds=min(cfg.max_retry_seconds, 20),
         request_log=request_log,
         region_label=cfg.domain,
@@ -57,7 +59,7 @@ def check_connection(state: AppState, request_log: Any = None) -> ConnectionStat
     from pendo_tui.errors import PendoTuiError
 
     try:
-        with client_for(state, request_log) as client:
+        with client_for(state, request_log, retries=0) as client:
             info = client.verify()
     except PendoTuiError as exc:
         return ConnectionStatus("error", str(exc))

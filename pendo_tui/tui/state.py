@@ -8,6 +8,7 @@ dotted path, ready to be shown next to the field that caused them.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,19 @@ class AppState:
     def mark_resynced(self) -> None:
         self._saved_fingerprint = _resync_fingerprint(self.config)
 
+    def _follow_profile(self) -> None:
+        """Keyring entries are named after the profile: a renamed profile stores anew."""
+        profile = getattr(self.secrets, "profile", None)
+        if profile is not None and profile != self.config.profile:
+            for name in (SECRET_INTEGRATION_KEY, SECRET_TRACK):
+                source = getattr(self.secrets, "source", lambda _n: None)(name)
+                if name not in self.pending_secrets and source == "keyring":  # carry it over
+                    value = self.secret(name)
+                    if value:
+                        self.pending_secrets[name] = value
+            self.secrets = copy.copy(self.secrets)
+            self.secrets.profile = self.config.profile  # type: ignore[attr-defined]
+
     def save(self) -> Path:
         """Write the TOML (comments kept) and the secrets (keyring). Raises PendoTuiError."""
         from pendo_tui.config.toml_io import ConfigDocument  # lazy: start-up speed
@@ -127,6 +141,7 @@ class AppState:
         else:
             self.document.update(self.config)
         self.document.save(self.config_path)
+        self._follow_profile()
         for name, value in list(self.pending_secrets.items()):
             if value:
                 self.secrets.store(name, value)
