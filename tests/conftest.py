@@ -28,6 +28,22 @@ def _normalised_pg(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None] | pytest.TestReport:
+    """Under PENDO_TUI_REQUIRE_PG=1, a skipped ``postgres`` test fails, whatever skipped it."""
+    report: pytest.TestReport = yield
+    if (
+        report.skipped
+        and os.environ.get(REQUIRE_PG_ENV) == "1"
+        and item.get_closest_marker("postgres") is not None
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL test skipped under {REQUIRE_PG_ENV}=1: {report.longrepr}"
+    return report
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """URL of the test PostgreSQL server's maintenance database (shared; don't write)."""
