@@ -62,9 +62,9 @@ def field_value(record: Mapping[str, Any], path: str | None) -> Any:
     if path in record:
         return record[path]
     parts = path.split(".")
-    node: Any = record if parts[0] == "metadata" else record.get("metadata")
     if parts[0] == "metadata":
         parts = parts[1:]
+    node: Any = record.get("metadata")
     for part in parts:
         if not isinstance(node, Mapping):
             return None
