@@ -11,7 +11,8 @@ in it (one app per mapping):
 - Stickiness = 100 × mean over the days of W of DAU(day) / MAU(W) (Pendo's DAU/MAU option).
 - Growth     = 100 × (new + recovered) / (new + recovered + dropped), over visitors:
   new = first visit inside W; recovered = active in W, not in the previous 30 days P,
-  first visit before P; dropped = active in P, not in W. No movement → no growth value.
+  first visit before P; dropped = active in P, not in W. No movement at all → 50
+  (neither growing nor shrinking).
 - PES        = mean of the components that have a value.
 """
 
@@ -24,6 +25,7 @@ from datetime import date, timedelta
 PES_WINDOW_DAYS = 30
 HISTORY_DAYS = 2 * PES_WINDOW_DAYS  # W and the previous window P
 COMPONENTS = ("adoption", "stickiness", "growth", "pes")
+NO_MOVEMENT_GROWTH = 50.0
 
 
 @dataclass
@@ -85,8 +87,8 @@ def score_account(inputs: PesInputs, acc: AccountActivity, day: date) -> dict[st
         elif first is not None and first < p_first:
             recovered += 1
     dropped = len(prev - active)
-    if new + recovered + dropped:
-        out["growth"] = 100.0 * (new + recovered) / (new + recovered + dropped)
+    moved = new + recovered + dropped
+    out["growth"] = 100.0 * (new + recovered) / moved if moved else NO_MOVEMENT_GROWTH
     parts = [out[k] for k in ("adoption", "stickiness", "growth") if k in out]
     out["pes"] = sum(parts) / len(parts)
     return out
