@@ -47,7 +47,7 @@ class SimContext:
         return out
 
     def field_exists(self, kind: str, group: str, name: str) -> bool:
-        if name in schema.base_schema(kind).get(group, {}):
+        if name in schema.BASE_FIELDS[kind].get(group, ()):
             return True
         return name in self.state.fields.get((kind, group), {})
 

@@ -167,6 +167,7 @@ class Dataset:
             self._by_object.setdefault(_row_object_id(row), []).append(row)
         self._visitors_by_id = {v["visitorId"]: v for v in self.visitors}
         self._accounts_by_id = {a["accountId"]: a for a in self.accounts}
+        self._parent_ids = self.parent_account_ids()
 
     # ---- time -----------------------------------------------------------------------
     def day_start_ms(self, day: date) -> int:
@@ -454,6 +455,14 @@ class Dataset:
 
     def parent_account_ids(self) -> set[str]:
         return {p["accountId"] for p in self.parent_accounts}
+
+    def has_object(self, kind: str, obj_id: str) -> bool:
+        """Cheap existence check (no copy) for ``visitor``, ``account``, ``parentAccount``."""
+        if kind == "visitor":
+            return obj_id in self._visitors_by_id
+        if kind == "account":
+            return obj_id in self._accounts_by_id
+        return obj_id in self._parent_ids
 
     def source_rows(
         self,

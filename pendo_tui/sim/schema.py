@@ -43,6 +43,12 @@ _BASE: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+BASE_FIELDS: dict[str, dict[str, frozenset[str]]] = {
+    kind: {group: frozenset(fields) for group, fields in groups.items()}
+    for kind, groups in _BASE.items()
+}
+
+
 def descriptor(field_type: str, display_name: str) -> dict[str, Any]:
     return {
         "Type": "float" if field_type == "number" else field_type,
