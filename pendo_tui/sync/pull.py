@@ -54,6 +54,7 @@ PES_CORE_SOURCES = (
 )
 FETCH_ATTEMPTS = 3  # a body cut mid-stream cannot be retried by the client: re-read the chunk
 PREVIEW_EXAMPLES = 5
+TRIAL_ROWS = 1_000
 
 
 @dataclass
@@ -218,6 +219,22 @@ class PullEngine:
             "skipped": skipped,
             "examples": examples,
         }
+
+    def validate_aggregation(self, mapping: PullMapping) -> list[str]:
+        """Before saving an aggregation mapping: static checks, then a trial run for
+        yesterday (at most ``TRIAL_ROWS`` rows read) proving mapped columns are numeric."""
+        steps = mapping.pipeline_steps()
+        problems = pp.validate_aggregation(steps, mapping.object, list(mapping.columns))
+        if problems:
+            return problems
+        if pp.has_time_series(steps):
+            steps = pp.substitute_window(steps, day_start_ms(self.today - timedelta(1), self.tz))
+        rows = []
+        for row in self.client.aggregate(steps, name="pendo-tui-trial"):
+            rows.append(row)
+            if len(rows) >= TRIAL_ROWS:
+                break
+        return pp.trial_problems(rows, list(mapping.columns))
 
     # -- batch --------------------------------------------------------------------------
 
