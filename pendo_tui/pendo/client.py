@@ -81,6 +81,7 @@ class PendoClient:
         region_label: str | None = None,
         http_transport: httpx.BaseTransport | None = None,
         max_connections: int = 64,
+        prefetch_chunks: int = 16,
     ) -> None:
         if not integration_key:
             raise SecretError(
@@ -115,6 +116,7 @@ class PendoClient:
             http_transport=http_transport,
             user_agent=f"pendo-tui/{_version()}",
             max_connections=max_connections,
+            prefetch_chunks=prefetch_chunks,
         )
 
     @classmethod

@@ -36,7 +36,7 @@ from pendo_tui.pendo.errors import (
     server_text,
 )
 from pendo_tui.pendo.requestlog import RequestLog
-from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, iter_items
+from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, Prefetcher, iter_items
 
 KEY_HEADER = "x-pendo-integration-key"
 _END = object()
@@ -135,12 +135,14 @@ class Transport:
         http_transport: httpx.BaseTransport | None = None,
         user_agent: str = "pendo-tui",
         max_connections: int = 64,
+        prefetch_chunks: int = 16,
     ) -> None:
         self._key = integration_key
         self._track = track_secret
         self.log = log
         self.policy = policy
         self.region_label = region_label
+        self.prefetch_chunks = prefetch_chunks  # 0: parse on the reading thread
         self.write_access: bool | None = None  # known after /token/verify
         self.stats = Stats(_lock=__import__("threading").Lock())
         self.http = httpx.Client(
@@ -272,8 +274,8 @@ class Transport:
         except httpx.TransportError as exc:
             self._record(call, request, attempt, at, t0, None, error=exc)
             raise self._transport_error(call, exc, sent=False) from None
-        reader = ByteStreamReader(resp.iter_bytes(), capture=self.log.capture_limit)
         if resp.status_code >= 400:
+            reader = ByteStreamReader(resp.iter_bytes(), capture=self.log.capture_limit)
             try:
                 while len(reader.captured) < reader.capture and reader.read(65_536):
                     pass  # an error body: keep only what the log and the message need
@@ -284,8 +286,14 @@ class Transport:
             body = bytes(reader.captured)
             self._record(call, request, attempt, at, t0, resp, body=body, size=reader.size)
             raise self._status_error(call, resp.status_code, resp.headers, body)
+        prefetch = (
+            Prefetcher(resp.iter_bytes(), self.prefetch_chunks, on_exit=resp.close)
+            if self.prefetch_chunks > 0
+            else None
+        )
+        reader = ByteStreamReader(prefetch or resp.iter_bytes(), capture=self.log.capture_limit)
         items = iter_items(reader, prefix)
-        opened = _Opened(self, call, request, attempt, at, t0, resp, reader, items)
+        opened = _Opened(self, call, request, attempt, at, t0, resp, reader, items, prefetch)
         try:
             opened.first = next(items, _END)
         except JSONError as exc:
@@ -488,8 +496,10 @@ class _Opened:
         resp: httpx.Response,
         reader: ByteStreamReader,
         items: Iterator[Any],
+        prefetch: Prefetcher | None,
     ) -> None:
         self.t = transport
+        self.prefetch = prefetch
         self.call, self.request, self.attempt, self.at, self.t0 = call, request, attempt, at, t0
         self.resp, self.reader, self.items = resp, reader, items
         self.first: Any = _END
@@ -499,7 +509,10 @@ class _Opened:
         if self._closed:
             return
         self._closed = True
-        self.resp.close()
+        if self.prefetch is not None:
+            self.prefetch.close()  # its thread closes the response once its read returns
+        else:
+            self.resp.close()
         self.t._record(
             self.call,
             self.request,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
 
@@ -182,18 +184,55 @@ def test_truncated_object_call_is_typed(sim: Simulator, make_client) -> None:
     assert len(c.request_log.records()) == 2  # a cut transfer is retried, then reported
 
 
+COUNT = [{"source": {"visitors": None}}, {"count": None}]  # one tiny row: a cut lands before it
+
+
 def test_truncated_before_first_row_is_retried(sim: Simulator, client: PendoClient) -> None:
-    sim.large_aggregation_rows = 5_000  # its first chunk is only the envelope: cut before row 1
     sim.faults.add("aggregation", truncate=True)
-    n = sum(1 for _ in client.aggregate(PIPE))
-    assert n == 5_000
+    rows = list(client.aggregate(COUNT))
+    assert rows == [{"count": len(sim.dataset.visitors)}]
     assert [r.attempt for r in client.request_log.records()] == [1, 2]
-    assert client.request_log.records()[0].error
+    assert "cut off" in (client.request_log.records()[0].error or "")
 
 
 def test_malformed_before_first_row_is_not_retried(sim: Simulator, client: PendoClient) -> None:
-    sim.large_aggregation_rows = 5_000
     sim.faults.add("aggregation", malformed=True)
     with pytest.raises(MalformedResponseError, match="nothing kept"):
-        list(client.aggregate(PIPE))
+        list(client.aggregate(COUNT))
     assert len(client.request_log.records()) == 1
+
+
+def test_large_stream_cut_midway(sim: Simulator, client: PendoClient) -> None:
+    sim.large_aggregation_rows = 50_000
+    sim.faults.add("aggregation", truncate=True)
+    n = 0
+    with pytest.raises(MalformedResponseError, match="discarded"):
+        for _ in client.aggregate(PIPE):
+            n += 1
+    assert 0 < n < 50_000 and len(client.request_log.records()) == 1
+
+
+def test_abandoned_stream_is_logged_and_client_still_works(
+    sim: Simulator, client: PendoClient
+) -> None:
+    sim.large_aggregation_rows = 200_000
+    it = client.aggregate(PIPE)
+    assert next(it)
+    it.close()  # the caller stops early (a cancelled run)
+    rec = client.request_log.records()[-1]
+    assert rec.error and "abandoned" in rec.error and rec.status == 200
+    sim.large_aggregation_rows = 0
+    assert client.verify().valid
+    deadline = time.monotonic() + 5  # the prefetch thread notices and ends promptly
+    while any(t.name == "pendo-prefetch" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "prefetch thread still running"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("fault", ["truncate", "malformed"])
+def test_stream_errors_without_prefetch(sim: Simulator, make_client, fault: str) -> None:
+    c = make_client(prefetch_chunks=0)
+    sim.faults.add("aggregation", **{fault: True})
+    with pytest.raises(MalformedResponseError):
+        list(c.aggregate(PIPE))
+    assert list(c.aggregate(PIPE)) == list(make_client().aggregate(PIPE))
