@@ -97,41 +97,21 @@ def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[di
 
 def _reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Compatible reports only (spec §4); windows over 30 days carry a warning."""
-    from pendo_tui.sync import pull
+    from pendo_tui.sync.pull_reports import numeric_columns, report_compatibility
 
     out = []
     for r in reports:
-        compat = pull.report_compatibility(r)
-        if not _compat_ok(compat):
-            continue
-        out.append(
-            {
-                "id": str(r.get("id")),
-                "name": str(r.get("name") or r.get("id")),
-                "note": _compat_warning(compat),
-                "columns": list(_compat_attr(compat, "columns", []) or []),
-            }
-        )
+        ok, _reason, warning = report_compatibility(r)
+        if ok:
+            out.append(
+                {
+                    "id": str(r.get("id")),
+                    "name": str(r.get("name") or r.get("id")),
+                    "note": warning or "",
+                    "columns": list(numeric_columns(r)),
+                }
+            )
     return out
-
-
-def _compat_attr(compat: Any, name: str, default: Any) -> Any:
-    if isinstance(compat, dict):
-        return compat.get(name, default)
-    return getattr(compat, name, default)
-
-
-def _compat_ok(compat: Any) -> bool:
-    if isinstance(compat, bool):
-        return compat
-    return bool(_compat_attr(compat, "ok", _compat_attr(compat, "compatible", False)))
-
-
-def _compat_warning(compat: Any) -> str:
-    warn = _compat_attr(compat, "warning", None) or _compat_attr(compat, "warnings", None)
-    if isinstance(warn, list | tuple):
-        return "; ".join(str(w) for w in warn)
-    return str(warn) if warn else ""
 
 
 def metadata_fields(state: AppState) -> list[str]:
@@ -146,19 +126,11 @@ def metadata_fields(state: AppState) -> list[str]:
     return sorted(set(fields))
 
 
-def validate_pipeline(text: str, object_type: str) -> list[str]:
-    """Problems with an aggregation pipeline (empty list = fine)."""
-    import json
-
-    try:
-        steps = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
-    if isinstance(steps, dict) and "request" in steps:
-        steps = steps["request"].get("pipeline", [])
+def validate_pipeline(text: str, object_type: str, columns: list[str] | None = None) -> list[str]:
+    """Problems with an aggregation pipeline as sentences (empty list = fine)."""
     from pendo_tui.pendo.pipelines import validate_pipeline as validate
 
-    return list(validate(steps, object_type))
+    return list(validate(text, object_type, columns))
 
 
 # -- runs -------------------------------------------------------------------------------

@@ -184,15 +184,11 @@ class PullEditor(ModalScreen[bool]):
 
     @on(TextArea.Changed, "#pe-pipeline")
     @on(Select.Changed, "#pe-object")
+    @on(Input.Changed, "#pe-columns")
     def _check_pipeline(self) -> None:
         if self.kind != "aggregation":
             return
-        text = self.query_one("#pe-pipeline", TextArea).text
-        obj = str(self.query_one("#pe-object", Select).value)
-        try:
-            problems = services.validate_pipeline(text, obj)
-        except ImportError:
-            problems = []
+        problems = self._pipeline_problems()
         label = self.query_one("#pe-pipeline-check", Static)
         label.update("\n".join(f"✖ {p}" for p in problems) if problems else "✔ pipeline is valid")
         label.set_class(bool(problems), "form-error")
@@ -220,6 +216,12 @@ class PullEditor(ModalScreen[bool]):
             )
         if row.get("note"):
             self.notify(row["note"], severity="warning")
+
+    def _pipeline_problems(self) -> list[str]:
+        text = self.query_one("#pe-pipeline", TextArea).text
+        obj = str(self.query_one("#pe-object", Select).value)
+        columns = list(parse_columns(self.query_one("#pe-columns", Input).value))
+        return services.validate_pipeline(text, obj, columns or None)
 
     def collect(self) -> dict[str, Any]:
         shown = KIND_FIELDS[self.kind]
@@ -255,10 +257,7 @@ class PullEditor(ModalScreen[bool]):
     def action_save_mapping(self) -> None:
         data = self.collect()
         if self.kind == "aggregation":
-            try:
-                problems = services.validate_pipeline(data["pipeline"], data["object"])
-            except ImportError:
-                problems = []
+            problems = self._pipeline_problems()
             if problems:
                 self.query_one("#pe-errors", Static).update(
                     "Fix the pipeline first: " + problems[0]
