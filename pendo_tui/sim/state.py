@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MetadataKey = tuple[str, str, str]  # (kind, group, id)
+# Events past this many are counted but not kept, so a long demo session stays bounded.
+TRACK_EVENT_LIMIT = 1_000_000
 
 
 @dataclass
 class SimState:
     track_events: list[dict[str, Any]] = field(default_factory=list)
+    track_event_count: int = 0  # all accepted events, kept or not
     metadata: dict[MetadataKey, dict[str, Any]] = field(default_factory=dict)
     # (kind, group) -> {field name: descriptor} created through the schema endpoint
     fields: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -28,11 +31,17 @@ class SimState:
     def reset(self) -> None:
         with self.lock:
             self.track_events.clear()
+            self.track_event_count = 0
             self.metadata.clear()
             self.fields.clear()
             self.created.clear()
             self.bulk_deletes.clear()
             self.requests.clear()
+
+    def add_track_event(self, event: dict[str, Any]) -> None:
+        self.track_event_count += 1
+        if len(self.track_events) < TRACK_EVENT_LIMIT:
+            self.track_events.append(event)
 
     def set_values(self, kind: str, group: str, obj_id: str, values: dict[str, Any]) -> None:
         self.metadata.setdefault((kind, group, obj_id), {}).update(values)
@@ -42,7 +51,7 @@ class SimState:
         events = self.track_events if limit is None else self.track_events[-limit:]
         return {
             "track_events": events,
-            "track_event_count": len(self.track_events),
+            "track_event_count": self.track_event_count,
             "metadata": [
                 {"kind": k, "group": g, "id": i, "values": v}
                 for (k, g, i), v in self.metadata.items()

@@ -147,7 +147,7 @@ def routes(ctx: SimContext) -> list[Route]:
         app_id = TRACK_SECRETS[request.headers.get(KEY_HEADER, "")]
         event["appId"] = app_id
         event["receivedAt"] = int(time.time() * 1000)
-        state.track_events.append(event)
+        state.add_track_event(event)
         return Response(b"", status_code=200, media_type="text/plain")
 
     async def bulk_delete(request: Request) -> Response:
