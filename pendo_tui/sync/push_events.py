@@ -214,6 +214,7 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
     pending: dict[Future[None], PlannedEvent] = {}
     finished: list[_Outcome] = []
     exhausted = False
+    refill_at = max(1, s.concurrency // 4)
 
     def send(event: PlannedEvent) -> None:
         ctx.calls.add()
@@ -222,7 +223,15 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
     with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-track") as pool:
         while True:
             fresh: list[PlannedEvent] = []
-            while fatal is None and not exhausted and len(pending) + len(fresh) < s.concurrency:
+            # Refill only when a few slots are free: one state commit then covers several
+            # events (each commit is an fsync on SQLite) while most slots stay busy.
+            refill = not pending or s.concurrency - len(pending) >= refill_at
+            while (
+                refill
+                and fatal is None
+                and not exhausted
+                and len(pending) + len(fresh) < s.concurrency
+            ):
                 nxt = next(events, None)
                 if nxt is None:
                     exhausted = True
