@@ -174,9 +174,8 @@ def main() -> int:
     print(f"baseline peak RSS    : {baseline:.1f} MB")
     print(f"runs (s), best used  : client {_fmt(client_runs)}; bare {_fmt(bare_runs)}")
     paired = sorted(b / c for b, c in zip(bare_runs, client_runs, strict=True))
-    print(
-        f"median paired ratio  : {paired[len(paired) // 2]:.0%} (each client run vs the bare run after it)"
-    )
+    median = paired[len(paired) // 2]
+    print(f"median paired ratio  : {median:.0%} (each client run vs the bare run after it)")
     print(f"load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
