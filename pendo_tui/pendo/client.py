@@ -153,6 +153,11 @@ class PendoClient:
         return self._t.stats
 
     @property
+    def has_track_secret(self) -> bool:
+        """Whether ``track()`` can work (the secret itself is never exposed)."""
+        return self._has_track
+
+    @property
     def write_access(self) -> bool | None:
         """``None`` until ``verify()`` ran."""
         return self._t.write_access
