@@ -77,7 +77,9 @@ _NO_BACKEND_FIX = (
     "install and start a keyring service (GNOME Keyring or KWallet via Secret Service, "
     "macOS Keychain, Windows Credential Locker)"
 )
-_NO_PLAINTEXT = "pendo-tui never stores secrets in plain text."
+_LOCKED_FIX = "unlock the keyring (log in to the desktop session, or unlock the login keyring)"
+_FAILED_FIX = "check that the keyring service is running and unlocked"
+_NO_PLAINTEXT = "pendo-tui never stores secrets in plain text"
 
 
 class Secrets:
@@ -130,7 +132,7 @@ class Secrets:
         except keyring.errors.KeyringLocked as exc:
             raise _KeyringProblem(
                 f"the keyring is locked ({_backend_name(backend)}: {exc or 'locked'})",
-                "unlock it (log in to the desktop session, or unlock the login keyring)",
+                _LOCKED_FIX,
             ) from None
         except keyring.errors.NoKeyringError as exc:
             raise _KeyringProblem(
@@ -143,12 +145,12 @@ class Secrets:
         except keyring.errors.KeyringError as exc:
             raise _KeyringProblem(
                 f"the keyring failed ({_backend_name(backend)}: {type(exc).__name__}: {exc})",
-                "check that the keyring service is running and unlocked",
+                _FAILED_FIX,
             ) from None
         except Exception as exc:  # backends surface D-Bus and OS errors of their own
             raise _KeyringProblem(
                 f"the keyring failed ({_backend_name(backend)}: {type(exc).__name__})",
-                "check that the keyring service is running and unlocked",
+                _FAILED_FIX,
             ) from None
 
     def _lookup(self, name: str) -> tuple[str | None, SecretSource | None, _KeyringProblem | None]:
@@ -176,23 +178,18 @@ class Secrets:
         value, _, problem = self._lookup(name)
         if value:
             return value
+        # One line (spec: the CLI prints it as is): what is missing and both ways to fix it.
         label, var = LABELS[name], ENV_VARS[name]
-        entry = f"service {SERVICE!r}, entry {keyring_username(self.profile, name)!r}"
         if problem is not None:
-            message = f"No {label}: {var} is not set and {problem.reason}"
-            hint = (
-                f"Set {var} in the environment, or {problem.fix} and save the key with "
-                f"`pendo-tui` (Connection screen; keyring {entry}). {_NO_PLAINTEXT}"
+            raise SecretError(
+                f"No {label}: {var} is not set and {problem.reason}; set {var}, or "
+                f"{problem.fix} and save it with `pendo-tui` ({_NO_PLAINTEXT})"
             )
-        else:
-            message = (
-                f"No {label} for profile {self.profile!r}: set {var} or save it with `pendo-tui`"
-            )
-            hint = (
-                f"Export {var}=... in the environment (cron, CI), or enter it on the "
-                f"Connection screen of `pendo-tui`, which saves it in the keyring ({entry})."
-            )
-        raise SecretError(message, hint)
+        raise SecretError(
+            f"No {label} for profile {self.profile!r}: set {var}, or save it with `pendo-tui` "
+            f"(Connection screen; keyring service {SERVICE!r}, "
+            f"entry {keyring_username(self.profile, name)!r})"
+        )
 
     def integration_key(self) -> str:
         return self.require(SECRET_INTEGRATION_KEY)
@@ -211,7 +208,7 @@ class Secrets:
             raise SecretError(
                 f"Cannot save the {LABELS[name]} to the keyring: {problem.reason}",
                 f"{problem.fix[0].upper()}{problem.fix[1:]}, or set {ENV_VARS[name]} "
-                f"in the environment instead. {_NO_PLAINTEXT}",
+                f"in the environment instead; {_NO_PLAINTEXT}.",
             ) from None
 
     def delete(self, name: str) -> None:
@@ -250,8 +247,7 @@ class StaticSecrets:
         if value:
             return value
         raise SecretError(
-            f"No {LABELS[name]} was given",
-            f"Set {ENV_VARS[name]} in the environment, or save it with `pendo-tui`.",
+            f"No {LABELS[name]} was given: set {ENV_VARS[name]} or save it with `pendo-tui`"
         )
 
     def integration_key(self) -> str:
