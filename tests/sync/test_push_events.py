@@ -59,7 +59,9 @@ def test_unparseable_timestamps_raise(raw: object) -> None:
         parse_timestamp(raw)
 
 
-def test_events_reach_pendo_once_with_their_fields(fresh_sim, push_store, tmp_path) -> None:
+def test_events_reach_pendo_once_with_their_fields(fresh_sim, store, tmp_path) -> None:
+    """On both store back ends (``store`` is the shared SQLite/PostgreSQL fixture)."""
+    push_store = store
     url = make_db(tmp_path / "m.db", "ev", EVENT_COLUMNS, event_rows(50))
     sync = events_sync(url)
     eng = engine(fresh_sim, push_store)

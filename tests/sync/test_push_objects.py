@@ -41,8 +41,9 @@ def custom(sim, kind: str = "visitor") -> dict[str, dict]:
 
 
 def test_metadata_lands_missing_records_are_skipped_and_rerun_sends_nothing(
-    fresh_sim, push_store, tmp_path
+    fresh_sim, store, tmp_path
 ) -> None:
+    push_store = store  # the shared fixture: SQLite and PostgreSQL
     rows = visitor_rows(fresh_sim, 20, [("ghost-1", "user", 1), ("ghost-2", "user", 2)])
     url = make_db(tmp_path / "m.db", "vt", VT_COLUMNS, rows)
     eng = engine(fresh_sim, push_store)
@@ -94,8 +95,9 @@ def test_missing_field_is_created_then_written_in_the_same_run(
 
 @pytest.mark.parametrize("bad_positions", [[5], [0, 63], [10, 11, 40]])
 def test_split_retries_isolate_bad_rows_within_the_request_bound(
-    fresh_sim, push_store, tmp_path, bad_positions: list[int]
+    fresh_sim, store, tmp_path, bad_positions: list[int]
 ) -> None:
+    push_store = store  # the shared fixture: SQLite and PostgreSQL
     n = 64
     ids = [f"v-{i:04d}" for i in range(n)]
     rows = [(v, "user", i) for i, v in enumerate(ids)]
