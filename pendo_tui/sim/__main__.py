@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import time
+from types import FrameType
 
 from pendo_tui.sim.dataset import DEFAULT_NOW, Dataset
 from pendo_tui.sim.demo import DEMO_TIMEZONE, current_hour
 from pendo_tui.sim.server import Simulator
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM (e.g. Popen.terminate) stops as cleanly as Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     now = DEFAULT_NOW if args.fixed_now else current_hour()
     dataset = Dataset(seed=args.seed, now=now, timezone=DEMO_TIMEZONE, scale=args.scale)
     sim = Simulator(dataset, port=args.port)
+    signal.signal(signal.SIGTERM, _stop)
     url = sim.start()
     print(f"Pendo simulator listening on {url}", flush=True)
     print(f"  read-only integration key : {sim.keys.read}")

@@ -15,6 +15,7 @@ from pendo_tui.sim.context import KEY_HEADER, SimContext, text
 from pendo_tui.sim.keys import TRACK_SECRETS
 
 BULK_DELETE_MAX = 500
+TRACK_MAX_AGE_MS = 7 * 86_400_000
 _ID_KEYS = {"visitor": ("visitorId",), "account": ("accountId",)}
 _ID_KEYS["parentAccount"] = ("accountId", "parentAccountId")  # key name unconfirmed: take both
 _SCALARS = (str, int, float, bool, type(None))
@@ -145,8 +146,11 @@ def routes(ctx: SimContext) -> list[Route]:
         if problem:
             return text(problem)
         app_id = TRACK_SECRETS[request.headers.get(KEY_HEADER, "")]
+        now = int(time.time() * 1000)
         event["appId"] = app_id
-        event["receivedAt"] = int(time.time() * 1000)
+        event["receivedAt"] = now
+        # Pendo answers 200 either way but never processes events older than 7 days.
+        event["processed"] = event["timestamp"] >= now - TRACK_MAX_AGE_MS
         state.add_track_event(event)
         return Response(b"", status_code=200, media_type="text/plain")
 

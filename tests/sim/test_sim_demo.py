@@ -97,7 +97,8 @@ def test_demo_secrets_and_live_dates() -> None:
     assert any(r["day"] == yesterday for r in ds.activity)
 
 
-def test_module_runs_standalone_and_prints_url_and_keys() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_module_runs_standalone_and_prints_url_and_keys(stop: int) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "pendo_tui.sim", "--port", "0", "--fixed-now"],
         stdout=subprocess.PIPE,
@@ -113,7 +114,7 @@ def test_module_runs_standalone_and_prints_url_and_keys() -> None:
         r = httpx.get(f"{url.group(0)}/api/v1/token/verify", headers={KEY: DEMO_WRITE_KEY})
         assert r.json() == {"valid": True, "writeAccess": True}
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         try:
             assert proc.wait(timeout=10) == 0
         finally:

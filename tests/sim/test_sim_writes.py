@@ -147,6 +147,15 @@ def test_track_accepts_only_the_track_secret(
     assert ev["appId"] == -323232 and ev["receivedAt"] >= before
 
 
+def test_old_track_events_accepted_but_marked_unprocessed(
+    http: httpx.Client, sim: Simulator, track_h: dict
+) -> None:
+    old = int(time.time() * 1000) - 8 * 86_400_000
+    assert http.post("/data/track", json=_event(timestamp=old), headers=track_h).status_code == 200
+    assert http.post("/data/track", json=_event(), headers=track_h).status_code == 200
+    assert [e["processed"] for e in sim.state.track_events] == [False, True]
+
+
 def test_track_secret_picks_the_app(http: httpx.Client, sim: Simulator) -> None:
     http.post("/data/track", json=_event(), headers={KEY: sim.keys.track_mobile})
     assert sim.state.track_events[-1]["appId"] == MOBILE_APP_ID
