@@ -9,6 +9,7 @@ streamed call is retried only before its first row reached the caller.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class Stats:
     calls: int = 0  # HTTP attempts sent, retries included
     retries: int = 0
     errors: int = 0
-    _lock: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, *, calls: int = 0, retries: int = 0, errors: int = 0) -> None:
         with self._lock:
@@ -144,7 +145,7 @@ class Transport:
         self.region_label = region_label
         self.prefetch_chunks = prefetch_chunks  # 0: parse on the reading thread
         self.write_access: bool | None = None  # known after /token/verify
-        self.stats = Stats(_lock=__import__("threading").Lock())
+        self.stats = Stats()
         self.http = httpx.Client(
             timeout=timeout,
             transport=http_transport,
@@ -254,7 +255,7 @@ class Transport:
             raise self._transport_error(call, exc, sent=False) from None
         try:
             content = resp.read()
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             self._record(call, request, attempt, at, t0, resp, error=exc)
             raise self._transport_error(call, exc, sent=True) from None
         finally:
@@ -298,8 +299,11 @@ class Transport:
             opened.first = next(items, _END)
         except JSONError as exc:
             raise opened.fail(self._malformed(call, exc, rows_yielded=False)) from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             raise opened.fail(self._transport_error(call, exc, sent=True)) from None
+        except BaseException as exc:  # never leave the response (and its thread) behind
+            opened.close(_describe(exc))
+            raise
         return opened
 
     # -- request log -----------------------------------------------------------------------
@@ -335,8 +339,10 @@ class Transport:
         )
 
     # -- errors ----------------------------------------------------------------------------
-    def _transport_error(self, call: Call, exc: httpx.TransportError, *, sent: bool) -> PendoError:
+    def _transport_error(self, call: Call, exc: httpx.HTTPError, *, sent: bool) -> PendoError:
         host = host_of(call.url)
+        if isinstance(exc, httpx.DecodingError):  # e.g. a gzip body that does not inflate
+            return self._malformed(call, exc, rows_yielded=False)
         if sent and isinstance(exc, httpx.RemoteProtocolError):
             err: PendoError = MalformedResponseError(
                 f"The response from {host} for {call.what} was cut off ({_describe(exc)}).",
@@ -535,11 +541,11 @@ class _Opened:
             if self.first is not _END:
                 yield self.first
                 yield from self.items  # the hot loop: no per-row Python work here
-        except JSONError as exc:
+        except (JSONError, httpx.DecodingError) as exc:
             err = self.t._malformed(self.call, exc, rows_yielded=True)
             error = err.message
             raise err from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             err = self.t._transport_error(self.call, exc, sent=True)
             err.retryable = False  # rows were handed out already: the caller must discard
             err.message += " Rows already read from this response must be discarded."
