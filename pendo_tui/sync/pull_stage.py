@@ -28,7 +28,6 @@ from sqlalchemy import (
     literal,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -71,20 +70,32 @@ stage_metric = Table(
 )
 
 
+# Provisional (negative) end-user id → the id the store gave the new user. Joined in at
+# apply time, so the staged rows are never rewritten.
+stage_users = Table(
+    "pendo_tui_stage_users",
+    _meta,
+    Column("old", Integer, primary_key=True),
+    Column("new", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_STAGES = (stage_activity, stage_metric, stage_users)
+
+
 def _insert(conn: Connection, table: Table) -> Any:
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
     return dialect.insert(table)
 
 
 def create_stage(conn: Connection) -> None:
-    for table in (stage_activity, stage_metric):
+    for table in _STAGES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
     conn.commit()
 
 
 def drop_stage(conn: Connection) -> None:
-    for table in (stage_activity, stage_metric):
+    for table in _STAGES:
         table.drop(conn, checkfirst=True)
     conn.commit()
 
@@ -106,7 +117,7 @@ class StageWriter:
 
     def flush(self) -> None:
         if self.buffer:
-            self.conn.execute(self.table.insert(), self.buffer)
+            _bulk_insert(self.conn, self.table, self.buffer)
             self.written += len(self.buffer)
             self.buffer = []
             self.conn.commit()  # temp tables only: keeps no lock on the live tables
@@ -124,22 +135,40 @@ class StageWriter:
         self.conn.commit()
 
 
-def reassign_users(conn: Connection, mapping_ids: dict[int, int]) -> None:
-    """Swap provisional (negative) end-user ids for the ids the store gave them."""
-    if not mapping_ids:
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Driver-level bulk insert: SQLAlchemy's per-row parameter handling costs more than
+    the insert itself at a million rows. PostgreSQL gets COPY, SQLite one executemany."""
+    cols = [c.name for c in table.columns]
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
         return
-    stmt = (
-        update(stage_activity)
-        .where(stage_activity.c.end_user_id == _bind("old"))
-        .values(end_user_id=_bind("new"))
-    )
-    conn.execute(stmt, [{"old": o, "new": n} for o, n in mapping_ids.items()])
+    dates = {c.name for c in table.columns if isinstance(c.type, Date)}
+    params = [tuple(row[c].isoformat() if c in dates else row[c] for c in cols) for row in rows]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    cur = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(sql, params)
+    finally:
+        cur.close()
 
 
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
+def reassign_users(conn: Connection, mapping_ids: dict[int, int]) -> None:
+    """Record the real ids of users created from provisional (negative) ids."""
+    if mapping_ids:
+        rows = [{"old": o, "new": n} for o, n in mapping_ids.items()]
+        conn.execute(stage_users.insert(), rows)
 
-    return bindparam(name)
+
+def _user_id() -> Any:
+    return func.coalesce(stage_users.c.new, stage_activity.c.end_user_id)
+
+
+def _with_users() -> Any:
+    return stage_activity.outerjoin(stage_users, stage_users.c.old == stage_activity.c.end_user_id)
 
 
 def delete_mapping_data(conn: Connection, mappings: Sequence[str]) -> None:
@@ -155,10 +184,11 @@ def apply_activities(
 
     Returns (activities written, metric values written)."""
     s = stage_activity.c
+    uid = _user_id()
     act = (
         select(
             s.mapping,
-            s.end_user_id,
+            uid,
             s.app_id,
             s.day,
             func.max(s.company_external_id),
@@ -166,8 +196,9 @@ def apply_activities(
             func.sum(s.minutes),
             literal(passive),
         )
+        .select_from(_with_users())
         .where(s.mapping == mapping)
-        .group_by(s.mapping, s.end_user_id, s.app_id, s.day)
+        .group_by(s.mapping, uid, s.app_id, s.day)
     )
     cols = ["mapping", "end_user_id", "app_id", "day", "company_external_id"]
     cols += ["events", "minutes", "passive"]
@@ -225,8 +256,12 @@ def _count(conn: Connection, sel: Any) -> int:
 def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:
     """Latest active day per end user and per company in a mapping's staged rows."""
     s = stage_activity.c
+    uid = _user_id()
     users = conn.execute(
-        select(s.end_user_id, func.max(s.day)).where(s.mapping == mapping).group_by(s.end_user_id)
+        select(uid, func.max(s.day))
+        .select_from(_with_users())
+        .where(s.mapping == mapping)
+        .group_by(uid)
     )
     comps = conn.execute(
         select(s.company_external_id, func.max(s.day))
