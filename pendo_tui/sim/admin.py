@@ -50,7 +50,9 @@ def routes(ctx: SimContext) -> list[Route]:
         return fault_list()
 
     async def state(request: Request) -> Response:
-        limit = request.query_params.get("limit")
+        limit = request.query_params.get("limit", "")
+        if limit and not limit.isdigit():
+            return text("limit must be a non-negative integer")
         with ctx.state.lock:
             body = ctx.state.to_json(int(limit) if limit else None)
         body["settings"] = settings_json()
@@ -68,6 +70,8 @@ def routes(ctx: SimContext) -> list[Route]:
                 body = json.loads(await request.body())
             except ValueError as exc:
                 return text(f"body is not JSON: {exc}")
+            if not isinstance(body, dict):
+                return text("body must be an object of setting: value")
             if "large_aggregation_rows" in body:
                 ctx.large_aggregation_rows = int(body["large_aggregation_rows"])
             if "aggregation_requires_write" in body:

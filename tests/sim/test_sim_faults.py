@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -165,3 +166,24 @@ def test_admin_api(http: httpx.Client, sim: Simulator, read_h: dict, track_h: di
 def test_faults_reject_unknown_kind(sim: Simulator) -> None:
     with pytest.raises(ValueError, match="unknown request kind"):
         sim.faults.add("pages", status=500)
+
+
+def test_slow_request_does_not_block_others(sim: Simulator, read_h: dict) -> None:
+    sim.faults.add("aggregation", latency=1.0)
+    with (
+        httpx.Client(base_url=sim.base_url, timeout=10) as slow,
+        httpx.Client(base_url=sim.base_url, timeout=10) as fast,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        pending = pool.submit(slow.post, "/api/v1/aggregation", json=AGG, headers=read_h)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        assert fast.get("/api/v1/token/verify", headers=read_h).status_code == 200
+        assert time.monotonic() - t0 < 0.8
+        assert pending.result(timeout=10).status_code == 200
+
+
+def test_admin_rejects_bad_input(http: httpx.Client) -> None:
+    assert http.post("/_sim/settings", json=[1]).status_code == 400
+    assert http.get("/_sim/state", params={"limit": "x"}).status_code == 400
+    assert http.post("/_sim/faults", content=b"{").status_code == 400
