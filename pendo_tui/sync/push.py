@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from pendo_tui.config.model import Config, PushSync
-from pendo_tui.errors import SecretError
+from pendo_tui.errors import PendoTuiError, SecretError
 from pendo_tui.pendo.errors import TRACK_HINT, WRITE_HINT, AuthError, PendoError, ReadOnlyKeyError
 from pendo_tui.sync.progress import ProgressCallback
 from pendo_tui.sync.push_common import PushContext, client_retries
@@ -143,6 +143,10 @@ class PushEngine:
         writes no state (reads Pendo's field schema only for objects with rows to send)."""
         ctx, reader = self._context(sync, dry_run=True)
         res = ctx.result
+        try:
+            self.preflight(sync)
+        except PendoTuiError as err:
+            res.warn(f"the sync itself would stop before sending: {err.message}")
         known = ctx.state.load()
         seen: set[str] | None = set() if sync.on_delete == "delete" else None
         examples: list[dict[str, Any]] = []

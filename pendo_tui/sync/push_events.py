@@ -232,7 +232,10 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
                 and not exhausted
                 and len(pending) + len(fresh) < s.concurrency
             ):
-                nxt = next(events, None)
+                try:
+                    nxt = next(events, None)
+                except Exception as exc:  # model read failed: settle what is on the wire
+                    fatal, nxt = exc, None
                 if nxt is None:
                     exhausted = True
                 else:

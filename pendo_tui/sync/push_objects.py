@@ -200,7 +200,10 @@ def push_objects(ctx: PushContext, writes: Iterator[PlannedWrite]) -> None:
     with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-meta") as pool:
         while True:
             while fatal is None and len(pending) < s.concurrency:
-                batch = next(batches, None)
+                try:
+                    batch = next(batches, None)
+                except Exception as exc:  # model read failed: record the batches in flight
+                    fatal, batch = exc, None
                 if batch is None:
                     break
                 res.sent += len(batch)

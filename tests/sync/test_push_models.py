@@ -21,6 +21,7 @@ from test_push_support import (
     event_rows,
     events_sync,
     make_db,
+    state_rows,
     visitor_sync,
     writes,
 )
@@ -183,3 +184,20 @@ def test_demo_model_lands_exactly_in_the_simulator(
     for s in config.push:
         assert eng.sync(s).sent == 0
     assert writes(fresh_sim) == before
+
+
+def test_model_failing_mid_stream_settles_what_was_sent(fresh_sim, push_store, tmp_path) -> None:
+    """A read error after 1,000 streamed rows: the events already sent stay recorded."""
+    url = make_db(tmp_path / "m.db", "ev", EVENT_COLUMNS, event_rows(1_500))
+    # abs() of the smallest integer overflows, but only when that row is evaluated.
+    query = (
+        "SELECT id, vid, acc, name, plan, CASE WHEN id = 'e1400' "
+        "THEN abs(-9223372036854775808) ELSE ts END AS ts FROM ev"
+    )
+    with pytest.raises(ModelError, match="integer overflow"):
+        engine(fresh_sim, push_store).sync(events_sync(url, query=query))
+    states = state_rows(push_store, "events")
+    sent = len(fresh_sim.state.track_events)
+    assert sent >= 1_000
+    assert list(states.values()).count("delivered") == sent
+    assert "in_flight" not in states.values()
