@@ -111,7 +111,7 @@ def _locate(loc: tuple[int | str, ...], data: Any) -> _Located:
         if at_field and field is not None and _is_union(field.annotation):
             # pydantic tried each branch of a union: report the field itself, once
             return _Located("".join(parts), owner, field, last_key, union_tag=True)
-        if model is not None and (item in model.model_fields or in_data):
+        if model is not None:  # at a model's level every name is a key (known or not)
             _join(parts, item)
             owner, field, last_key, at_field = model, model.model_fields.get(item), item, True
             model = None
@@ -260,13 +260,14 @@ def format_validation_error(
     message) so the TUI can show each message next to its field.
     """
     problems = _problems(exc, data)
-    where = f"{path}" if path is not None else "the configuration"
+    where = f"{path}" if path is not None else "the settings"
     count = len(problems)
     lines = [p.line() for p in problems[:MAX_LISTED_ERRORS]]
     if count > MAX_LISTED_ERRORS:
         lines.append(f"… and {count - MAX_LISTED_ERRORS} more")
     noun = "problem" if count == 1 else "problems"
-    message = f"Invalid configuration in {where} ({count} {noun}):\n  " + "\n  ".join(lines)
+    head = f"Invalid configuration in {path}" if path is not None else "Invalid settings"
+    message = f"{head} ({count} {noun}):\n  " + "\n  ".join(lines)
     suggestions = [
         f"{p.key_path} → did you mean {p.suggestion!r}?" for p in problems if p.suggestion
     ]

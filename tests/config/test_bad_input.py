@@ -213,3 +213,20 @@ def test_not_utf8(tmp_path: Path) -> None:
 def test_folder_instead_of_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a folder"):
         load_config(tmp_path)
+
+
+def test_format_validation_error_works_without_the_raw_data() -> None:
+    """The TUI validates its own dicts; key paths and suggestions must not need ours."""
+    from pydantic import ValidationError
+
+    from pendo_tui.config.toml_io import format_validation_error
+
+    data = {"pendo": {"days_to_snyc": 3}, "pull": [{"name": "a", "kind": "page", "id": 5}]}
+    with pytest.raises(ValidationError) as exc:
+        Config.model_validate(data)
+    err = format_validation_error(exc.value, None)
+    assert err.field_errors == {
+        "pendo.days_to_snyc": "unknown key; did you mean 'days_to_sync'?",
+        "pull[0].id": 'must be a text value in quotes, e.g. "abc"',
+    }
+    assert err.message.startswith("Invalid settings (2 problems):")
