@@ -94,8 +94,10 @@ def simulator(rows: int, mode: str) -> Iterator[str]:
             proc.wait(timeout=5)
 
 
-def bench_client(url: str) -> tuple[int, float]:
-    with PendoClient(url, DEMO_READ_KEY, aggregation_timeout=600, max_retries=0) as client:
+def bench_client(url: str, prefetch: int = 16) -> tuple[int, float]:
+    with PendoClient(
+        url, DEMO_READ_KEY, aggregation_timeout=600, max_retries=0, prefetch_chunks=prefetch
+    ) as client:
         t0 = time.perf_counter()
         n = 0
         for _row in client.aggregate(PIPE, name="bench"):
@@ -142,6 +144,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--mode", choices=("process", "thread"), default="process")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    ap.add_argument(
+        "--prefetch", type=int, default=16, help="client prefetch queue depth (0 = no thread)"
+    )
     args = ap.parse_args()
 
     baseline = peak_rss_mb()
@@ -151,7 +156,7 @@ def main() -> int:
         path = os.path.join(tmp, "agg.json")
         size, t_dl = download(url, path)
         for _ in range(args.repeat):  # interleaved, so load changes hit both alike
-            n_client, t_client = bench_client(url)
+            n_client, t_client = bench_client(url, args.prefetch)
             client_peak = peak_rss_mb() - baseline
             n_bare, t_bare = bench_bare(path)
             if n_client != args.rows or n_bare != args.rows:
@@ -163,7 +168,7 @@ def main() -> int:
     rate_c, rate_b = args.rows / t_client, args.rows / t_bare
     backend = getattr(BACKEND, "backend_name", BACKEND)
     print(f"ijson backend        : {backend} (ijson {ijson.__version__})")
-    print(f"simulator            : {args.mode}")
+    print(f"simulator            : {args.mode}; client prefetch depth {args.prefetch}")
     print(f"rows                 : {args.rows:,}  ({size / 1e6:.1f} MB of JSON)")
     mbps, rows_dl = size / t_dl / 1e6, args.rows / t_dl
     print(f"raw transfer         : {mbps:.1f} MB/s, {rows_dl:,.0f} rows/s (no parsing)")
