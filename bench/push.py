@@ -1,6 +1,6 @@
 """Push 100,000 track events and 100,000 visitor metadata rows into the simulator.
 
-    python bench/push.py [--events 100000] [--rows 100000] [--concurrency 16] [--batch 500]
+    python bench/push.py [--events 100000] [--rows 100000] [--concurrency 32] [--batch 1000]
 
 The simulator runs in a child process (real Pendo is another machine, and its dataset of
 100k visitors would otherwise weigh on this process's RSS). This process builds a SQLite
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,6 +70,15 @@ def simulator(visitors: int) -> Iterator[str]:
             proc.wait(timeout=5)
 
 
+def bare_track_rate(client: PendoClient, n: int, concurrency: int) -> float:
+    """Track calls/s of the bare client (no model, no state): the ceiling for the engine."""
+    event = {"event": "Ceiling", "visitorId": "v-0000", "timestamp": int(time.time() * 1000)}
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda _: client.track(event), range(n)))
+    return n / (time.perf_counter() - t0)
+
+
 def build_model(path: Path, events: int, rows: int) -> str:
     now = int(time.time())
     con = sqlite3.connect(path)
@@ -94,8 +104,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--ceiling", type=int, default=5000, help="bare track calls to time (0: skip)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, simulator(args.rows) as url:
@@ -133,13 +144,18 @@ def main() -> int:
             ev2 = engine.sync(events)
             md2 = engine.sync(visitors)
             rerun_calls = client.stats.calls - calls_before
+            ceiling = bare_track_rate(client, args.ceiling, args.concurrency) if args.ceiling else 0
         store.close()
 
+    ev_rate = ev.delivered / ev.duration_s
     print(f"machine: {platform.machine()} {platform.processor() or ''} "
           f"python {platform.python_version()} ({platform.system()})")  # fmt: skip
     print(f"events:   {ev.delivered:,} delivered in {ev.duration_s:.1f} s = "
-          f"{ev.delivered / ev.duration_s:,.0f} events/s, {ev.requests:,} requests, "
+          f"{ev_rate:,.0f} events/s, {ev.requests:,} requests, "
           f"concurrency {args.concurrency}")  # fmt: skip
+    if ceiling:
+        print(f"          bare client on the same simulator: {ceiling:,.0f} track calls/s "
+              f"({args.ceiling:,} calls); engine/bare = {ev_rate / ceiling:.0%}")  # fmt: skip
     print(f"metadata: {md.sent:,} rows sent ({md.delivered:,} updated, {md.missing:,} missing) "
           f"in {md.duration_s:.1f} s = {md.sent / md.duration_s:,.0f} rows/s, "
           f"{md.requests:,} requests, batch {args.batch}")  # fmt: skip

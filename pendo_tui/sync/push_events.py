@@ -214,7 +214,7 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
     pending: dict[Future[None], PlannedEvent] = {}
     finished: list[_Outcome] = []
     exhausted = False
-    refill_at = max(1, s.concurrency // 4)
+    refill_at = max(1, s.concurrency // 2)
 
     def send(event: PlannedEvent) -> None:
         ctx.calls.add()
