@@ -17,7 +17,7 @@ import tomlkit
 from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import AoT, InlineTable, Item, Table, Whitespace
 
-from pendo_tui.config.model import AppRow, PullMapping, PushSync, SegmentRow
+from pendo_tui.config.model import AppRow, Config, PullMapping, PushSync, SegmentRow
 
 # Arrays of tables whose entries have an identity: matched by it across a save.
 IDENTITY_KEYS = {"apps": "id", "segments": "id", "pull": "name", "push": "name"}
@@ -118,8 +118,10 @@ def merge_table(
             sub = tomlkit.table() if _wants_section(table) else tomlkit.inline_table()
             merge_table(sub, value, _as_map(before), free_form=True)
             table[key] = sub
-        elif key in IDENTITY_KEYS and isinstance(value, list) and value:
-            table[key] = _new_aot(value, key)
+        elif key in IDENTITY_KEYS and isinstance(value, list):
+            written = _not_implicit(value, before if isinstance(before, list) else [], key, set())
+            if written:
+                table[key] = _new_aot(written, key)
         else:
             table[key] = to_item(value)
     if free_form:
@@ -153,6 +155,30 @@ def _identity(entry: Any, id_key: str) -> str | None:
     if isinstance(value, Item):
         value = value.unwrap()
     return None if value is None else str(value)
+
+
+def _not_implicit(
+    values: list[Mapping[str, Any]],
+    old: list[Mapping[str, Any]],
+    section: str,
+    in_file: set[str | None],
+) -> list[Mapping[str, Any]]:
+    """The entries worth writing: rows the model fills in by itself (the default apps)
+    stay implicit while unchanged and while leaving them out loses nothing (order too)."""
+    id_key = IDENTITY_KEYS[section]
+    implicit = {_identity(o, id_key): o for o in old if _identity(o, id_key) not in in_file}
+    if section != "apps" or not implicit:
+        return values
+    full = [dict(v) for v in values]
+    kept = list(values)
+    for candidate in values:  # drop each unchanged default row the model would restore
+        if implicit.get(_identity(candidate, id_key)) != candidate:
+            continue
+        trial = [v for v in kept if v is not candidate]
+        restored = Config(apps=[AppRow(**v) for v in trial]).model_dump(mode="json")["apps"]
+        if restored == full:
+            kept = trial
+    return kept
 
 
 def _new_aot(values: list[Mapping[str, Any]], section: str) -> AoT:
@@ -192,18 +218,14 @@ def merge_aot(
     for n in range(min(len(new), len(tables))):  # a renamed entry keeps place and comments
         if n not in paired and n not in paired.values() and table_ids[n] not in new_ids:
             paired[n] = n
+    written = {id(v) for v in _not_implicit(new, old, section, set(table_ids))}
     result: list[Table] = []
     for n, value in enumerate(new):
         if n in paired:
             t = tables[paired[n]]
-            before = old_by_id.get(table_ids[paired[n]], {})
-            merge_table(t, value, before)
+            merge_table(t, value, old_by_id.get(table_ids[paired[n]], {}))
             result.append(t)
-        else:
-            ident = _identity(value, id_key)
-            before = old_by_id.get(ident)
-            if ident not in table_ids and before is not None and dict(before) == dict(value):
-                continue  # filled in by the model (default apps), never in the file
+        elif id(value) in written:
             result.append(new_table(value, _entry_defaults(section, value), blank_after=True))
     result_ids = [id(t) for t in result]
     for i in reversed(range(1, len(tables))):

@@ -223,6 +223,18 @@ def test_default_app_rows_are_restored_and_not_forced_into_the_file(tmp_path: Pa
     assert load_config(path) == config
 
 
+def test_an_app_added_after_the_unknown_row_keeps_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[pendo]\ndomain = "eu"\n')
+    doc = ConfigDocument.load(path)
+    config = doc.config.model_copy(deep=True)
+    config.apps = [*config.apps, AppRow(id="77", prefix="Beta")]  # after "unknown"
+    doc.update(config)
+    doc.save()
+    assert [a.id for a in load_config(path).apps] == ["-323232", "unknown", "77"]
+    assert '"-323232"' not in path.read_text()  # the first row still needs no line
+
+
 def test_removing_default_app_rows_brings_them_back(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     doc = ConfigDocument.new(Config())
