@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import tomlkit
+from pydantic import ValidationError
 from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import AoT, InlineTable, Item, Table, Whitespace
 
@@ -175,7 +176,10 @@ def _not_implicit(
         if implicit.get(_identity(candidate, id_key)) != candidate:
             continue
         trial = [v for v in kept if v is not candidate]
-        restored = Config(apps=[AppRow(**v) for v in trial]).model_dump(mode="json")["apps"]
+        try:
+            restored = Config(apps=[AppRow(**v) for v in trial]).model_dump(mode="json")["apps"]
+        except ValidationError:  # invalid rows: write them all, save() reports the problem
+            return values
         if restored == full:
             kept = trial
     return kept

@@ -279,6 +279,18 @@ def test_failed_validation_leaves_the_file_byte_identical(example_copy: Path) ->
     assert sorted(p.name for p in example_copy.parent.iterdir()) == ["config.toml"]
 
 
+def test_duplicate_app_ids_are_reported_by_save_not_update(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[pendo]\ndomain = "eu"\n')
+    doc = ConfigDocument.load(path)
+    config = doc.config.model_copy(deep=True)
+    config.apps.append(AppRow(id="unknown", prefix="again"))  # skips validation
+    doc.update(config)
+    with pytest.raises(ConfigError, match="app id 'unknown' is listed twice"):
+        doc.save()
+    assert path.read_text() == '[pendo]\ndomain = "eu"\n'
+
+
 def test_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
