@@ -238,7 +238,11 @@ def _problems(exc: ValidationError, data: Any) -> list[FieldProblem]:
                 key_path = match.group(1)
                 message = message[match.end() :].lstrip()
         value = None
-        if err["type"] != "missing" and not isinstance(err.get("input"), dict):
+        raw = err.get("input")
+        tables = isinstance(raw, dict) or (
+            isinstance(raw, list) and any(isinstance(r, dict) for r in raw)
+        )
+        if err["type"] != "missing" and not tables:  # whole tables are not worth echoing
             value = render_value(err.get("input"))
             if _looks_secret(located.last_key):  # never echo a pasted key into logs
                 value = "<hidden>"
