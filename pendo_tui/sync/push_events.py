@@ -240,7 +240,10 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
                     exhausted = True
                 else:
                     fresh.append(nxt)
-            if fresh or finished or ctx.pending_rejects:
+            # Settled calls ride along with the next in-flight marks (one fsync for both),
+            # or are written on their own once nothing more will be marked.
+            winding_down = exhausted or fatal is not None
+            if fresh or (winding_down and (finished or ctx.pending_rejects)):
                 _commit(ctx, finished, fresh)
                 finished = []
             for event in fresh:
