@@ -66,15 +66,17 @@ def record_from_row(row: dict[str, Any]) -> Any:
         from pendo_tui.pendo.requestlog import RequestRecord
     except ImportError:
         return SimpleNamespace(**data)
+    for name in ("request_body", "response_body"):
+        data[name] = data.get(name) or ""
+    for name in ("duration_ms", "request_size", "response_size"):
+        data[name] = data.get(name) or 0
+    # The table keeps the stored (possibly truncated) bodies, not their original sizes.
+    for name in ("request_body", "response_body"):
+        if data.get(f"{name}_size") is None:
+            data[f"{name}_size"] = len(data[name].encode())
+    data["attempt"] = data.get("attempt") or 1
     names = {f.name for f in dataclasses.fields(RequestRecord)}
-    defaults = {
-        "request_body_size": data.get("request_size"),
-        "response_body_size": data.get("response_size"),
-        "kind": "",
-        "attempt": 1,
-    }
-    kwargs = {n: data.get(n, defaults.get(n)) for n in names}
-    return RequestRecord(**kwargs)
+    return RequestRecord(**{n: data[n] for n in names if n in data})
 
 
 class DebuggerPane(Pane):
@@ -258,7 +260,7 @@ class DebuggerPane(Pane):
         path = Path(self.tui.export_dir) / name
         try:
             path.write_text(json.dumps(to_har(records), indent=1), encoding="utf-8")
-        except OSError as exc:
+        except Exception as exc:  # disk full, bad record: a notification, not a traceback
             self.tui.show_error(exc)
             return
         self.notify(f"Exported {len(records)} calls to {path}", title="HAR saved")

@@ -92,6 +92,7 @@ class RunPane(Pane):
         self._lock = threading.Lock()
         self._pending: dict[str, Any] = {}
         self._running = False
+        self.runs_finished = 0  # observable by tests and scripts
 
     def on_mount(self) -> None:
         self.query_one("#run-history", DataTable).add_columns(
@@ -234,6 +235,7 @@ class RunPane(Pane):
         self, kind: str, mappings: list[str] | None, summary: Any, error: BaseException | None
     ) -> None:
         self._running = False
+        self.runs_finished += 1
         self._drain()
         if error is not None:
             text, ok = str(error).splitlines()[0], False

@@ -1,0 +1,199 @@
+"""Run panel and debugger: sync, live calls, re-sync behind a confirmation, HAR, 200 calls/s."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from textual.widgets import DataTable, Input, Select
+
+from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
+from pendo_tui.sim.keys import DEMO_WRITE_KEY
+from pendo_tui.store.schema import metrics, requests, runs
+from pendo_tui.tui.app import PendoTuiApp
+from pendo_tui.tui.screens.debugger import SHOWN_MAX, DebuggerPane
+from pendo_tui.tui.screens.run import RunPane
+from pendo_tui.tui.widgets.confirm import ConfirmModal
+from pendo_tui.tui.widgets.request_detail import RequestDetail
+
+from .conftest import SIZE
+from .helpers import wait_for
+
+pytestmark = pytest.mark.anyio
+RUN_TIMEOUT = 60
+
+
+def _count(url: str, table, where=None) -> int:  # type: ignore[no-untyped-def]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            q = select(func.count()).select_from(table)
+            return conn.execute(q.where(where) if where is not None else q).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def test_sync_all_fills_store_and_debugger_live(demo_app: PendoTuiApp) -> None:
+    url = demo_app.state.config.store.url
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        run = demo_app.query_one(RunPane)
+        dbg_table = demo_app.query_one("#dbg-table", DataTable)
+        start_rows = dbg_table.row_count
+        await pilot.click("#run-sync-all")
+        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        status = str(demo_app.query_one("#run-status").render())
+        assert "ok" in status, status
+        history = demo_app.query_one("#run-history", DataTable)
+        assert await wait_for(pilot, lambda: history.row_count == 1, 5)
+        # debugger: every call of the run arrived in the live table, newest last
+        await pilot.press("f9")
+        assert await wait_for(pilot, lambda: dbg_table.row_count > start_rows + 5, 5)
+        cells = [str(dbg_table.get_row_at(i)[2]) for i in range(dbg_table.row_count)]
+        assert any("/api/v1/aggregation" in c for c in cells)
+        assert all(DEMO_WRITE_KEY not in json.dumps(str(r)) for r in demo_app.request_log.records())
+        # detail view: pretty JSON, redacted headers, curl without the key
+        dbg_table.focus()
+        dbg_table.move_cursor(row=dbg_table.row_count - 1)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(demo_app.screen, RequestDetail))
+        curl = str(demo_app.screen.query_one("#curl-text").text)  # type: ignore[attr-defined]
+        assert "${PENDO_INTEGRATION_KEY}" in curl and DEMO_WRITE_KEY not in curl
+        await pilot.press("escape")
+        # filter by status and text
+        demo_app.query_one("#dbg-status", Select).value = "4"
+        await pilot.pause()
+        assert dbg_table.row_count == 0
+        demo_app.query_one("#dbg-status", Select).value = "all"
+        demo_app.query_one("#dbg-text", Input).value = "token/verify"
+        await pilot.pause()
+        assert dbg_table.row_count >= 1
+        assert all(
+            "token/verify" in str(dbg_table.get_row_at(i)[2]) for i in range(dbg_table.row_count)
+        )
+    assert _count(url, runs, runs.c.status == "ok") == 1
+    assert _count(url, metrics) > 0
+
+
+async def test_past_run_in_debugger_and_har_export(demo_app: PendoTuiApp, tmp_path: Path) -> None:
+    async with demo_app.run_test(size=SIZE) as pilot:
+        run = demo_app.query_one(RunPane)
+        assert await wait_for(pilot, lambda: demo_app.state.connection.state == "ok")
+        await pilot.press("f8")
+        run.start_run("sync", ["Weekly usage report"])
+        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        await pilot.press("f9")
+        source = demo_app.query_one("#dbg-source", Select)
+
+        def run_values() -> list[str]:
+            return [v for _label, v in source._options if isinstance(v, str) and v != "live"]
+
+        assert await wait_for(pilot, lambda: bool(run_values()), 5)
+        run_value = run_values()[0]
+        source.value = run_value
+        table = demo_app.query_one("#dbg-table", DataTable)
+        dbg = demo_app.query_one(DebuggerPane)
+        assert await wait_for(pilot, lambda: dbg._source == run_value and bool(dbg._past), 5)
+        await pilot.pause()
+        stored = _count(
+            demo_app.state.config.store.url, requests, requests.c.run_id == int(run_value)
+        )
+        rows = [str(table.get_row_at(i)) for i in range(table.row_count)]
+        assert table.row_count == stored, rows  # exactly this run's stored calls
+        table.focus()
+        await pilot.press("x")
+        ok = await wait_for(pilot, lambda: hasattr(dbg, "last_export"), 5)
+        assert ok, [n.message for n in demo_app._notifications]
+        har_path = dbg.last_export
+    har = json.loads(har_path.read_text(encoding="utf-8"))
+    assert har_path.parent == tmp_path
+    entries = har["log"]["entries"]
+    assert len(entries) == table.row_count
+    assert DEMO_WRITE_KEY not in har_path.read_text(encoding="utf-8")
+
+
+async def test_resync_all_asks_and_states_what_is_deleted(demo_app: PendoTuiApp) -> None:
+    url = demo_app.state.config.store.url
+    async with demo_app.run_test(size=SIZE) as pilot:
+        run = demo_app.query_one(RunPane)
+        await pilot.press("f8")
+        await pilot.click("#run-resync")
+        assert await wait_for(pilot, lambda: isinstance(demo_app.screen, ConfirmModal))
+        body = str(demo_app.screen.query_one("#confirm-body").render())
+        assert "Deleted" in body and "30 days" in body and "metric rows" in body
+        await pilot.press("escape")  # cancel: nothing runs
+        await pilot.pause()
+        assert not run._running
+        assert _count(url, runs) == 0
+        await pilot.click("#run-resync")
+        assert await wait_for(pilot, lambda: isinstance(demo_app.screen, ConfirmModal))
+        await pilot.click("#confirm-yes")
+        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+    assert _count(url, runs, runs.c.kind == "resync_all") == 1
+    assert _count(url, metrics) > 0
+
+
+async def test_config_change_shows_resync_banner(demo_app: PendoTuiApp) -> None:
+    async with demo_app.run_test(size=SIZE) as pilot:
+        banner = demo_app.query_one("#resync-banner")
+        assert not banner.display
+        await pilot.press("f3")
+        demo_app.query_one("#app-id", Input).value = "42"
+        demo_app.query_one("#app-prefix", Input).value = "Admin"
+        await pilot.click("#app-add")
+        await pilot.press("f8")
+        await pilot.pause()
+        assert banner.display
+
+
+def _record(seq: int) -> RequestRecord:
+    return RequestRecord(
+        seq=seq,
+        at=datetime.now(UTC),
+        method="GET",
+        url=f"http://127.0.0.1/api/v1/page?n={seq}",
+        status=200 if seq % 10 else 500,
+        duration_ms=1.0,
+        request_size=10,
+        response_size=10,
+        request_headers={},
+        response_headers={},
+        request_body="",
+        response_body="[]",
+        request_body_size=0,
+        response_body_size=2,
+    )
+
+
+async def test_debugger_keeps_up_with_a_flood_of_calls(make_app, demo_cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """3,000 calls at well over 200/s from an engine thread: all shown, bounded, UI alive."""
+    log = RequestLog()
+    app = make_app(demo_cfg, None, request_log=log, check_on_start=False)
+    total = 3_000
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9")
+        table = app.query_one("#dbg-table", DataTable)
+
+        def feed() -> None:
+            for i in range(1, total + 1):
+                log.append(_record(i))
+                if i % 100 == 0:
+                    time.sleep(0.05)  # ~2,000 calls/s, in bursts
+
+        started = time.monotonic()
+        thread = threading.Thread(target=feed)
+        thread.start()
+        assert await wait_for(pilot, lambda: not thread.is_alive(), 30)
+        assert await wait_for(pilot, lambda: table.row_count == SHOWN_MAX, 5)
+        elapsed = time.monotonic() - started
+        last = str(table.get_row_at(table.row_count - 1)[2])
+        assert last.endswith(f"n={total}")  # newest arrived
+        assert elapsed < 20
+        app.query_one("#dbg-status", Select).value = "5"
+        await pilot.pause()
+        assert table.row_count == SHOWN_MAX // 10
