@@ -86,6 +86,22 @@ def _move_trailing_trivia(source: Table, target: Table) -> None:
         target.add(item)
 
 
+def _keep_closing_comments(container: Any, key: str, aot: AoT) -> None:
+    """Before an array of tables goes away, hand the comments after its last entry (they
+    introduce what follows) to the nearest table above it."""
+    if not aot.body or not isinstance(container, tomlkit.TOMLDocument):
+        return
+    body = container.body
+    index = next((i for i, (k, item) in enumerate(body) if item is aot), None)
+    for _, item in reversed(body[:index] if index is not None else []):
+        if isinstance(item, AoT) and item.body:
+            _move_trailing_trivia(aot.body[-1], item.body[-1])
+            return
+        if isinstance(item, Table):
+            _move_trailing_trivia(aot.body[-1], item)
+            return
+
+
 def _is_table(item: Any) -> bool:
     # a proxy stands for a table written in pieces (dotted keys, or split sections)
     return isinstance(item, Table | InlineTable | OutOfOrderTableProxy)
@@ -105,7 +121,10 @@ def merge_table(
         before = old.get(key)
         if key in table:
             current = table[key]
-            if value is None or (value == [] and isinstance(current, AoT)):
+            if value == [] and isinstance(current, AoT):
+                _keep_closing_comments(table, key, current)
+                del table[key]
+            elif value is None:
                 del table[key]
             elif isinstance(value, Mapping) and _is_table(current):
                 merge_table(current, value, _as_map(before), free_form=True)

@@ -141,6 +141,19 @@ def test_adding_then_removing_a_pull_entry_restores_the_file(example_copy: Path)
     assert example_copy.read_text() == original
 
 
+def test_removing_every_pull_entry_keeps_the_comments_about_push(example_copy: Path) -> None:
+    doc = ConfigDocument.load(example_copy)
+    config = doc.config.model_copy(deep=True)
+    config.pull = []
+    doc.update(config)
+    doc.save()
+    text = example_copy.read_text()
+    assert "[[pull]]" not in text
+    assert text.index('name = "Paying customers"') < text.index("# Push syncs:")
+    assert text.index("# Push syncs:") < text.index("[[push]]")
+    assert load_config(example_copy) == config
+
+
 def test_removing_a_middle_entry_keeps_the_others_and_their_comments(example_copy: Path) -> None:
     doc = ConfigDocument.load(example_copy)
     config = doc.config.model_copy(deep=True)
