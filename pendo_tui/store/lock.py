@@ -34,7 +34,7 @@ def lock_key(name: str) -> int:
 def _held_error(store_label: str, name: str, holder: str | None, how: str) -> LockHeldError:
     who = f" (held by {holder})" if holder else ""
     return LockHeldError(
-        f"Another pendo-tui run is in progress on the {store_label}{who}; lock {name!r}.",
+        f"Another run is in progress on the {store_label}{who}; pendo-tui lock {name!r}.",
         hint=f"Wait for that run to finish, or stop it. {how}",
     )
 
