@@ -51,7 +51,8 @@ class Store:
         self._parsed = parsed
         self.engine = engine
         self.dialect = parsed.dialect
-        self.url = parsed.url.render_as_string(hide_password=False)
+        # Any password masked: safe to print or log. ``engine.url`` keeps the real one.
+        self.url = parsed.display
         self.display_url = parsed.display
         self.label = parsed.label
         self.path: Path | None = parsed.sqlite_path

@@ -124,3 +124,13 @@ def test_bad_urls_are_config_errors(raw: str, named: str) -> None:
     assert err.exit_code == ExitCode.USAGE
     assert named in str(err) and err.hint
     assert "secret" not in str(err)
+
+
+@pytest.mark.postgres
+def test_store_never_shows_the_database_password(fresh_pg_url: str) -> None:
+    # The test server trusts local logins, so any password is accepted and ignored.
+    url = fresh_pg_url.replace("postgres@", "postgres:hunter2@", 1)
+    with open_store(url) as store:
+        shown = [store.url, store.display_url, store.label, repr(store)]
+        assert all("hunter2" not in s for s in shown), shown
+        assert store.engine.url.password == "hunter2"  # still used to connect
