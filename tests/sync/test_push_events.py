@@ -26,6 +26,7 @@ from test_push_support import (
 
 from pendo_tui.errors import ExitCode, SecretError
 from pendo_tui.store import schema
+from pendo_tui.sync.progress import ProgressEvent
 from pendo_tui.sync.push_events import parse_timestamp
 from pendo_tui.sync.push_state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
 
@@ -113,7 +114,10 @@ def test_bad_rows_are_rejected_locally_and_the_rest_go_on(fresh_sim, push_store,
 def test_missing_timestamp_column_means_time_of_sending(fresh_sim, push_store, tmp_path) -> None:
     url = make_db(tmp_path / "m.db", "ev", EVENT_COLUMNS, event_rows(3))
     before = int(time.time() * 1000)
-    res = engine(fresh_sim, push_store).sync(
+    seen: list[ProgressEvent] = []
+    eng = engine(fresh_sim, push_store)
+    eng.progress = seen.append
+    res = eng.sync(
         events_sync(url, timestamp=None, event="Static Name", event_column=None, account_id=None)
     )
     after = int(time.time() * 1000)
@@ -123,6 +127,8 @@ def test_missing_timestamp_column_means_time_of_sending(fresh_sim, push_store, t
         assert e["event"] == "Static Name"
         assert "accountId" not in e
     assert any("account_id is not mapped" in w for w in res.warnings)
+    assert seen[-1].phase == "done" and seen[-1].mapping == "events" and seen[-1].total == 3
+    assert {"check", "send", "done"} <= {p.phase for p in seen}
 
 
 def test_old_events_are_counted_and_sent_only_when_asked(fresh_sim, push_store, tmp_path) -> None:
