@@ -201,8 +201,7 @@ class PendoTuiApp(App[int]):
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
-        banner = self.query_one("#resync-banner")
-        banner.display = self.state.resync_needed
+        self.query_one(RunPane).update_banner()
 
     def runs_changed(self) -> None:
         self.query_one(DebuggerPane).refresh_view()

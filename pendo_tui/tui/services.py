@@ -297,3 +297,19 @@ def resync_impact(config: Config) -> dict[str, int]:
             select(func.count()).select_from(activities).where(activities.c.day < first)
         ).scalar_one()
     return {"old_metrics": old_metrics, "all_metrics": all_metrics, "old_activities": old_acts}
+
+
+def identity_preview(state: AppState) -> dict[str, Any]:
+    """How Pendo's visitors would match end users with the identity settings on screen."""
+    from pendo_tui.sync.pull import PullEngine
+
+    with _store(state.config) as store, client_for(state) as client:
+        return PullEngine(state.config, client, store).preview_identity()
+
+
+def stale_mappings(config: Config) -> list[str]:
+    """Mappings whose stored data was built with other settings (Re-sync all needed)."""
+    from pendo_tui.sync.pull import PullEngine
+
+    with _store(config) as store:
+        return PullEngine(config, None, store).check_fingerprints(config.pull)

@@ -48,8 +48,10 @@ class IdentityPane(Pane):
             )
         with Horizontal(classes="modal-buttons"):
             yield Button("Suggest fields from Pendo", id="id-suggest")
+            yield Button("Preview matching (dry run)", id="id-preview", variant="primary")
             yield Static("", id="id-suggest-status")
         yield Static("", id="id-errors", classes="form-error")
+        yield Static("", id="id-preview-result")
 
     @on(Button.Pressed, "#id-suggest")
     def load_suggestions(self) -> None:
@@ -79,6 +81,39 @@ class IdentityPane(Pane):
             + ", ".join(fields[:12])
             + (" …" if len(fields) > 12 else "")
         )
+
+    @on(Button.Pressed, "#id-preview")
+    def preview(self) -> None:
+        self.query_one("#id-preview-result", Static).update("matching Pendo's visitors…")
+        self._preview()
+
+    @work(thread=True, exclusive=True, group="identity-preview")
+    def _preview(self) -> None:
+        try:
+            result = services.identity_preview(self.state)
+        except Exception as exc:  # shown in place: the settings can still be edited
+            self.app.call_from_thread(
+                self.query_one("#id-preview-result", Static).update,
+                f"[red]preview failed: {exc}[/]",
+            )
+            return
+        self.app.call_from_thread(self._previewed, result)
+
+    def _previewed(self, r: dict[str, object]) -> None:
+        skipped = r.get("skipped") or {}
+        examples = r.get("examples") or {}
+        lines = [
+            f"[b]{r.get('visitors', 0)}[/] visitors: "
+            f"{r.get('matched_by_email', 0)} match by email, "
+            f"{r.get('matched_by_id', 0)} match by id, "
+            f"{r.get('would_create', 0)} would be created, "
+            f"{sum(skipped.values()) if isinstance(skipped, dict) else 0} skipped"
+        ]
+        if isinstance(skipped, dict):
+            for reason, n in skipped.items():
+                ex = ", ".join(examples.get(f"skipped:{reason}", [])[:3])  # type: ignore[union-attr]
+                lines.append(f"  skipped ({reason}): {n}" + (f" — e.g. {ex}" if ex else ""))
+        self.query_one("#id-preview-result", Static).update("\n".join(lines))
 
     @on(Input.Changed)
     @on(Switch.Changed)

@@ -19,6 +19,7 @@ from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.mapping_progress import MappingProgress
 
 HISTORY_ROWS = 50
+BANNER = "⚠ Configuration changed — re-sync needed: Re-sync all applies it to old data"
 
 
 def _widget_id(name: str) -> str:
@@ -79,7 +80,7 @@ class RunPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static("Run", classes="pane-title")
         yield Static(
-            "⚠ Configuration changed — Re-sync all needed to apply it to old data",
+            BANNER,
             id="resync-banner",
         )
         with Horizontal(classes="inline-form"):
@@ -102,7 +103,8 @@ class RunPane(Pane):
         self.refresh_view()
 
     def refresh_view(self) -> None:
-        self.query_one("#resync-banner").display = self.state.resync_needed
+        self.update_banner()
+        self._check_stale()
         box = self.query_one("#run-mappings", Vertical)
         names = [(m.name, m.kind) for m in self.state.config.pull] + [
             (s.name, f"push {s.kind}") for s in self.state.config.push
@@ -112,6 +114,32 @@ class RunPane(Pane):
             box.remove_children()
             box.mount_all(MappingProgress(n, k, _widget_id(n)) for n, k in names)
         self.action_refresh_history()
+
+    @work(thread=True, exclusive=True, group="run-stale")
+    def _check_stale(self) -> None:
+        """Mappings whose stored data was built with other settings (engine's fingerprints)."""
+        try:
+            stale = services.stale_mappings(self.state.config)
+        except Exception:  # no store yet: nothing can be stale
+            return
+        self.app.call_from_thread(self._show_stale, stale)
+
+    def _show_stale(self, stale: list[str]) -> None:
+        self._stale = stale
+        self.update_banner()
+
+    def update_banner(self) -> None:
+        stale = getattr(self, "_stale", [])
+        banner = self.query_one("#resync-banner", Static)
+        if stale:
+            banner.update(
+                "⚠ Configuration changed — re-sync needed for "
+                + ", ".join(stale)
+                + " (Sync now refuses to mix old and new shapes)"
+            )
+        else:
+            banner.update(BANNER)
+        banner.display = bool(stale) or self.state.resync_needed
 
     # -- history -------------------------------------------------------------------------
     def action_refresh_history(self) -> None:
@@ -253,6 +281,7 @@ class RunPane(Pane):
             elif mappings is None or w.mapping_name in mappings:
                 w.finish("done" if ok else "not run", ok)
         self.query_one("#run-status", Static).update(text)
-        self.query_one("#resync-banner").display = self.state.resync_needed
+        self.update_banner()
+        self._check_stale()
         self.tui.runs_changed()
         self.action_refresh_history()
