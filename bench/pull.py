@@ -33,6 +33,7 @@ from pendo_tui.sim.dataset import DEFAULT_NOW, Dataset
 from pendo_tui.sim.demo import DEMO_TIMEZONE
 from pendo_tui.sim.keys import DEMO_READ_KEY
 from pendo_tui.store.db import open_store
+from pendo_tui.sync.progress import ProgressEvent
 from pendo_tui.sync.pull import PullEngine
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:55432/postgres"
@@ -82,7 +83,14 @@ def bench_store(url: str, sim_url: str, rows: int, workdir: Path) -> dict[str, f
     store = open_store(url)
     with PendoClient(sim_url, DEMO_READ_KEY, aggregation_timeout=600) as client:
         # One call for the whole window (the simulator's large mode ignores windows).
-        engine = PullEngine(config, client, store, today=ds.today, max_call_days=366)
+        marks: dict[str, float] = {}
+
+        def progress(event: ProgressEvent) -> None:
+            marks.setdefault(event.phase, time.perf_counter())
+
+        engine = PullEngine(
+            config, client, store, progress=progress, today=ds.today, max_call_days=366
+        )
         engine.prepare()
         admin.post("/_sim/settings", json={"large_aggregation_rows": rows})
         t0 = time.perf_counter()
@@ -98,6 +106,8 @@ def bench_store(url: str, sim_url: str, rows: int, workdir: Path) -> dict[str, f
         "metrics": result.metrics_written,
         "users_created": result.users_created,
         "seconds": elapsed,
+        "fetch_s": marks.get("write", t0) - t0,  # fetch + parse + identity + staging
+        "apply_s": marks.get("done", t0) - marks.get("write", t0),  # one transaction
         "rows_per_s": stored / elapsed,
     }
 
@@ -144,7 +154,8 @@ def main() -> int:
                 print(
                     f"{label:10s} rows={r['activities']:,} fetched={r['rows_fetched']:,} "
                     f"metrics={r['metrics']:,} users={r['users_created']:,} "
-                    f"time={r['seconds']:.1f}s rate={r['rows_per_s']:,.0f} rows/s "
+                    f"time={r['seconds']:.1f}s (fetch {r['fetch_s']:.1f}s, apply {r['apply_s']:.1f}s) "
+                    f"rate={r['rows_per_s']:,.0f} rows/s "
                     f"peak_rss={peak_rss_mb():.0f} MB",
                     flush=True,
                 )

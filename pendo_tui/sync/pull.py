@@ -364,33 +364,47 @@ class PullEngine:
         writer = st.StageWriter(conn, st.stage_activity)
         cache: dict[str, tuple[Decision, VisitorFacts]] = {}
 
+        days: dict[Any, tuple[date, Any]] = {}  # bucket ms → (day, staged value): few keys
+        app_keys: dict[Any, tuple[str, str, str]] = {}  # appId → (app_id, metric, series)
+
         def fetch_one(sub: SyncWindow) -> None:
             first_ms = day_start_ms(sub.first_day, self.tz)
             steps = pp.usage_pipeline(m.kind, m.id or "", first_ms, len(sub), m.segment)
             for row in self._stream(job, steps):
-                day = day_of_ms(row.get("day") or 0, self.tz)
-                if day not in sub:
+                ms = row.get("day") or 0
+                hit = days.get(ms)
+                if hit is None:
+                    d = day_of_ms(ms, self.tz)
+                    hit = days[ms] = (d, writer.day_value(d))
+                if hit[0] not in sub:
                     continue
                 decision, facts = self._decide(job, index, cache, row)
-                if decision.end_user is None:
+                user = decision.end_user
+                if user is None:
                     continue
                 app = row.get("appId")
-                metric, series = self._metric_key(m, m.metric_name, app)
-                writer.add(
-                    {
-                        "mapping": m.name,
-                        "end_user_id": decision.end_user.id,
-                        "app_id": str(app if app is not None else DEFAULT_APP_ID),
-                        "day": day,
-                        "company_external_id": facts.company_id
-                        or decision.end_user.company_external_id,
-                        # raw rollup rows (no group step) name them numEvents/numMinutes
-                        "events": int(row.get("events", row.get("numEvents")) or 0),
-                        "minutes": int(row.get("minutes", row.get("numMinutes")) or 0),
-                        "object_id": self._object_id(job, decision, facts),
-                        "metric": metric,
-                        "series_app": series,
-                    }
+                keys = app_keys.get(app)
+                if keys is None:
+                    keys = app_keys[app] = (
+                        str(app if app is not None else DEFAULT_APP_ID),
+                        *self._metric_key(m, m.metric_name, app),
+                    )
+                # raw rollup rows (no group step) name them numEvents/numMinutes
+                events = row.get("events", row.get("numEvents"))
+                minutes = row.get("minutes", row.get("numMinutes"))
+                writer.add_values(
+                    (
+                        m.name,
+                        user.id,
+                        keys[0],
+                        hit[1],
+                        facts.company_id or user.company_external_id,
+                        int(events or 0),
+                        int(minutes or 0),
+                        self._object_id(job, decision, facts),
+                        keys[1],
+                        keys[2],
+                    )
                 )
 
         self._chunked(conn, job, writer, list(job.window.chunks(self.max_call_days)), fetch_one)
@@ -628,6 +642,7 @@ class PullEngine:
         with conn.begin():
             real = self._create_users(conn, index)
             st.reassign_users(conn, real)
+            st.analyze(conn)
             for job in jobs:
                 job.result.users_created = sum(
                     1 for p in real if self._created_by.get(p) == job.mapping.name

@@ -107,11 +107,22 @@ class StageWriter:
         self.conn = conn
         self.table = table
         self.batch_rows = batch_rows
-        self.buffer: list[dict[str, Any]] = []
+        self.columns = [c.name for c in table.columns]
+        self.buffer: list[tuple[Any, ...]] = []
         self.written = 0
+        self._iso_dates = conn.dialect.name == "sqlite"  # SQLAlchemy's Date format there
+
+    def day_value(self, day: date) -> Any:
+        """How a day is passed to the driver (ISO text for SQLite, a date otherwise)."""
+        return day.isoformat() if self._iso_dates else day
 
     def add(self, row: dict[str, Any]) -> None:
-        self.buffer.append(row)
+        row = {**row, "day": self.day_value(row["day"])}
+        self.add_values(tuple(row[c] for c in self.columns))
+
+    def add_values(self, values: tuple[Any, ...]) -> None:
+        """The hot path: values in column order, day already through ``day_value``."""
+        self.buffer.append(values)
         if len(self.buffer) >= self.batch_rows:
             self.flush()
 
@@ -135,7 +146,7 @@ class StageWriter:
         self.conn.commit()
 
 
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _bulk_insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     """Driver-level bulk insert: SQLAlchemy's per-row parameter handling costs more than
     the insert itself at a million rows. PostgreSQL gets COPY, SQLite one executemany."""
     cols = [c.name for c in table.columns]
@@ -144,14 +155,12 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
         sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
         with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
             for row in rows:
-                copy.write_row([row[c] for c in cols])
+                copy.write_row(row)
         return
-    dates = {c.name for c in table.columns if isinstance(c.type, Date)}
-    params = [tuple(row[c].isoformat() if c in dates else row[c] for c in cols) for row in rows]
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     cur = raw.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(sql, params)
+        cur.executemany(sql, rows)
     finally:
         cur.close()
 
@@ -207,8 +216,7 @@ def apply_activities(
         index_elements=["mapping", "end_user_id", "app_id", "day"],
         set_={c: getattr(ins.excluded, c) for c in cols[4:]},
     )
-    conn.execute(ins)
-    n = _count(conn, act)
+    n = _rows(conn, conn.execute(ins), act)
 
     met = (
         select(
@@ -244,13 +252,21 @@ def _upsert_metrics(conn: Connection, sel: Any) -> int:
         index_elements=["metric", "object_type", "object_id", "day", "app_id"],
         set_={"value": ins.excluded.value, "mapping": ins.excluded.mapping},
     )
-    conn.execute(ins)
-    return _count(conn, sel)
+    return _rows(conn, conn.execute(ins), sel)
 
 
-def _count(conn: Connection, sel: Any) -> int:
-    """Rows a grouped select yields (drivers disagree on INSERT .. SELECT rowcounts)."""
+def _rows(conn: Connection, result: Any, sel: Any) -> int:
+    """Rows an INSERT .. SELECT wrote; counted again only if the driver cannot say."""
+    if result.rowcount is not None and result.rowcount >= 0:
+        return int(result.rowcount)
     return int(conn.execute(select(func.count()).select_from(sel.subquery())).scalar_one())
+
+
+def analyze(conn: Connection) -> None:
+    """Temp tables have no statistics: without them PostgreSQL plans the big GROUP BY blind."""
+    if conn.dialect.name == "postgresql":
+        for table in _STAGES:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:
