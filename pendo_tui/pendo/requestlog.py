@@ -219,6 +219,10 @@ class RequestLog:
         with self._lock:
             return len(self._records)
 
+    def __bool__(self) -> bool:
+        # An empty log is still a log: ``request_log or RequestLog()`` must keep it.
+        return True
+
 
 def _headers_size(headers: Mapping[str, str]) -> int:
     return sum(len(k) + len(v) + 4 for k, v in headers.items())

@@ -241,3 +241,8 @@ def test_curl_replays_the_call(sim: Simulator, client: PendoClient, tmp_path) ->
         pytest.skip("curl is not installed")
     assert out.returncode == 0, out.stderr
     assert len(json.loads((tmp_path / "out.json").read_text())["results"]) > 0
+
+
+def test_an_empty_log_is_truthy() -> None:
+    log = RequestLog()
+    assert len(log) == 0 and (log or None) is log
