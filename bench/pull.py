@@ -154,7 +154,8 @@ def main() -> int:
                 print(
                     f"{label:10s} rows={r['activities']:,} fetched={r['rows_fetched']:,} "
                     f"metrics={r['metrics']:,} users={r['users_created']:,} "
-                    f"time={r['seconds']:.1f}s (fetch {r['fetch_s']:.1f}s, apply {r['apply_s']:.1f}s) "
+                    f"time={r['seconds']:.1f}s "
+                    f"(fetch {r['fetch_s']:.1f}s, apply {r['apply_s']:.1f}s) "
                     f"rate={r['rows_per_s']:,.0f} rows/s "
                     f"peak_rss={peak_rss_mb():.0f} MB",
                     flush=True,

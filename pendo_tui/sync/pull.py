@@ -87,6 +87,8 @@ class _Job:
     window: SyncWindow
     result: PullResult
     skipped: dict[str, set[str]] = field(default_factory=dict)
+    user_visitor: dict[int, str] = field(default_factory=dict)  # bounded by end users
+    merge: bool = False  # two visitors reached one end user: activity keys may repeat
 
     def skip(self, reason: str, key: str | None) -> None:
         self.skipped.setdefault(reason, set()).add(key or "")
@@ -339,6 +341,9 @@ class PullEngine:
             if decision.updates:
                 job.result.users_updated += 1
             hit = cache[key] = (decision, facts)
+            user = decision.end_user
+            if user is not None and job.user_visitor.setdefault(user.id, key) != key:
+                job.merge = True
         if hit[0].outcome == SKIPPED:
             job.skip(hit[0].reason or "unknown", key)
         return hit
@@ -653,7 +658,6 @@ class PullEngine:
             for job in jobs:
                 emit(self.progress, ProgressEvent(job.mapping.name, "write", 0, 1))
                 self._apply_job(conn, job)
-            st.clear_mapping(conn, [j.mapping.name for j in jobs])
         index.created.clear()
         index.updated.clear()
 
@@ -661,7 +665,7 @@ class PullEngine:
         m, res = job.mapping, job.result
         if not job.window.empty:
             if m.kind in ("page", "feature"):
-                acts, mets = st.apply_activities(conn, m.name, m.object, m.passive)
+                acts, mets = st.apply_activities(conn, m.name, m.object, m.passive, job.merge)
                 res.activities_written, res.metrics_written = acts, mets
                 if not m.passive:
                     self._touch_last_seen(conn, m.name)

@@ -187,28 +187,47 @@ def delete_mapping_data(conn: Connection, mappings: Sequence[str]) -> None:
 
 
 def apply_activities(
-    conn: Connection, mapping: str, object_type: str, passive: bool
+    conn: Connection, mapping: str, object_type: str, passive: bool, merge: bool = True
 ) -> tuple[int, int]:
     """Upsert staged activities and the daily metric summed per target object.
 
-    Returns (activities written, metric values written)."""
+    ``merge`` = several staged rows may share an activity key (two visitors matched to
+    one end user); otherwise the server-side grouping made keys unique and the costly
+    GROUP BY over every staged row is skipped. Returns (activities, metric values) written.
+    """
     s = stage_activity.c
     uid = _user_id()
-    act = (
-        select(
-            s.mapping,
-            uid,
-            s.app_id,
-            s.day,
-            func.max(s.company_external_id),
-            func.sum(s.events),
-            func.sum(s.minutes),
-            literal(passive),
+    if merge:
+        act = (
+            select(
+                s.mapping,
+                uid,
+                s.app_id,
+                s.day,
+                func.max(s.company_external_id),
+                func.sum(s.events),
+                func.sum(s.minutes),
+                literal(passive),
+            )
+            .select_from(_with_users())
+            .where(s.mapping == mapping)
+            .group_by(s.mapping, uid, s.app_id, s.day)
         )
-        .select_from(_with_users())
-        .where(s.mapping == mapping)
-        .group_by(s.mapping, uid, s.app_id, s.day)
-    )
+    else:
+        act = (
+            select(
+                s.mapping,
+                uid,
+                s.app_id,
+                s.day,
+                s.company_external_id,
+                s.events,
+                s.minutes,
+                literal(passive),
+            )
+            .select_from(_with_users())
+            .where(s.mapping == mapping, true())
+        )
     cols = ["mapping", "end_user_id", "app_id", "day", "company_external_id"]
     cols += ["events", "minutes", "passive"]
     ins = _insert(conn, schema.activities).from_select(cols, act)
