@@ -174,3 +174,24 @@ def test_passive_mapping_does_not_move_last_seen(sim, client, store):
     assert state["activities"] and all(r[-1] for r in state["activities"])  # passive flag
     assert all(r[-2] is None and r[-1] is None for r in state["end_users"])
     assert all(r[-2] is None for r in state["companies"])
+
+
+def test_visitors_sharing_an_end_user_are_summed(sim, client, store):
+    """end_user_external_id = accountId: every visitor of an account is one end user, so
+    several staged rows share an activity key and must be added up, not overwritten."""
+    ds = sim.dataset
+    page = ds.find("pages", "Dashboard")
+    pull = [{"name": "dash", "kind": "page", "id": page["id"], "object": "end_user"}]
+    config, eng = engine(sim, client, store, pull, identity={"end_user_external_id": "accountId"})
+    eng.sync(config.pull[0])
+    first, last = ds.today - timedelta(days=20), ds.today - timedelta(days=1)
+    acts, metric = usage(ds, "pageId", page["id"], first, last)
+    per_account: dict = defaultdict(lambda: [0, 0])
+    for (vid, app, day), (events, minutes) in acts.items():
+        account = next(v["accountId"] for v in ds.visitors if v["visitorId"] == vid)
+        per_account[(account, app, day)][0] += events
+        per_account[(account, app, day)][1] += minutes
+    assert len(per_account) < len(acts)  # some keys really were shared
+    assert stored_activities(store, "dash") == {k: tuple(v) for k, v in per_account.items()}
+    expected = {("dash", "end_user", acc, day): float(v) for (acc, day), v in metric.items()}
+    assert stored_metrics(store, "dash") == expected
