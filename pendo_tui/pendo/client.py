@@ -21,6 +21,7 @@ from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.pendo.regions import label_for, resolve
 from pendo_tui.pendo.requestlog import REDACTED_KEY, REDACTED_TRACK, RequestLog
 from pendo_tui.pendo.transport import Call, RetryPolicy, Stats, Transport
+from pendo_tui.pendo.version import package_version
 
 if TYPE_CHECKING:
     from pendo_tui.config.model import Config
@@ -50,15 +51,6 @@ class MetadataResult:
 class SecretSource(Protocol):
     def integration_key(self) -> str: ...
     def get(self, name: str) -> str | None: ...
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("pendo-tui")
-    except Exception:
-        return "0"
 
 
 class PendoClient:
@@ -114,7 +106,7 @@ class PendoClient:
             timeout=self._object_timeout,
             region_label=self.region_label,
             http_transport=http_transport,
-            user_agent=f"pendo-tui/{_version()}",
+            user_agent=f"pendo-tui/{package_version()}",
             max_connections=max_connections,
             prefetch_chunks=prefetch_chunks,
         )

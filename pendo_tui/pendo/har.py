@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pendo_tui.pendo.requestlog import REDACTED_KEY, REDACTED_TRACK
+from pendo_tui.pendo.version import package_version
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,15 +29,6 @@ ENV_PLACEHOLDERS = {
 _CURL_SKIP_HEADERS = frozenset(
     {"host", "content-length", "accept-encoding", "connection", "user-agent"}
 )
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("pendo-tui")
-    except Exception:
-        return "0"
 
 
 def _pairs(headers: dict[str, str]) -> list[dict[str, str]]:
@@ -108,7 +100,7 @@ def to_har(records: Iterable[RequestRecord]) -> dict[str, Any]:
     return {
         "log": {
             "version": "1.2",
-            "creator": {"name": "pendo-tui", "version": _version()},
+            "creator": {"name": "pendo-tui", "version": package_version()},
             "pages": [],
             "entries": [_entry(r) for r in records],
         }
