@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -73,7 +74,7 @@ class PushPane(Pane):
         table = self.query_one("#push-table", DataTable)
         table.clear()
         for s in self.state.config.push:
-            model = s.model.csv or (s.model.query or "")[:40]
+            model = Path(s.model.csv).name if s.model.csv else (s.model.query or "")[:40]
             table.add_row(
                 s.name,
                 s.kind,
