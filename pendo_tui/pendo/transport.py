@@ -14,35 +14,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
 import stamina
 
-from pendo_tui.pendo.errors import (
-    REGION_HINT,
-    TRACK_HINT,
-    WRITE_HINT,
-    AuthError,
-    BadRequestError,
-    MalformedResponseError,
-    NetworkError,
-    NotFoundError,
-    PendoError,
-    RateLimitedError,
-    ReadOnlyKeyError,
-    ServerError,
-    host_of,
-    server_text,
-)
+from pendo_tui.pendo.errormap import ErrorMapper, describe
+from pendo_tui.pendo.errors import MalformedResponseError, NetworkError, PendoError
 from pendo_tui.pendo.requestlog import RequestLog
 from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, Prefetcher, iter_items
 
 KEY_HEADER = "x-pendo-integration-key"
 _END = object()
-# 501/505 say "this server will never do that": retrying cannot help.
-_NOT_RETRIED_5XX = frozenset({501, 505})
 # A non-idempotent call (track) may be re-sent only when the first try surely did nothing.
 _SAFE_RESEND_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -105,24 +88,6 @@ class Stats:
             self.errors += errors
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 class Transport:
     def __init__(
         self,
@@ -143,6 +108,7 @@ class Transport:
         self.log = log
         self.policy = policy
         self.region_label = region_label
+        self.errors = ErrorMapper(region_label, log.redactor.text, lambda: self.write_access)
         self.prefetch_chunks = prefetch_chunks  # 0: parse on the reading thread
         self.write_access: bool | None = None  # known after /token/verify
         self.stats = Stats()
@@ -252,17 +218,17 @@ class Transport:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as exc:
             self._record(call, request, attempt, at, t0, None, error=exc)
-            raise self._transport_error(call, exc, sent=False) from None
+            raise self.errors.transport_error(call, exc, sent=False) from None
         try:
             content = resp.read()
         except httpx.HTTPError as exc:
             self._record(call, request, attempt, at, t0, resp, error=exc)
-            raise self._transport_error(call, exc, sent=True) from None
+            raise self.errors.transport_error(call, exc, sent=True) from None
         finally:
             resp.close()
         self._record(call, request, attempt, at, t0, resp, body=content, size=len(content))
         if resp.status_code >= 400:
-            raise self._status_error(call, resp.status_code, resp.headers, content)
+            raise self.errors.status_error(call, resp.status_code, resp.headers, content)
         return Reply(resp.status_code, resp.headers, content)
 
     def _open_stream(
@@ -274,7 +240,7 @@ class Transport:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as exc:
             self._record(call, request, attempt, at, t0, None, error=exc)
-            raise self._transport_error(call, exc, sent=False) from None
+            raise self.errors.transport_error(call, exc, sent=False) from None
         if resp.status_code >= 400:
             reader = ByteStreamReader(resp.iter_bytes(), capture=self.log.capture_limit)
             try:
@@ -286,7 +252,7 @@ class Transport:
                 resp.close()
             body = bytes(reader.captured)
             self._record(call, request, attempt, at, t0, resp, body=body, size=reader.size)
-            raise self._status_error(call, resp.status_code, resp.headers, body)
+            raise self.errors.status_error(call, resp.status_code, resp.headers, body)
         prefetch = (
             Prefetcher(resp.iter_bytes(), self.prefetch_chunks, on_exit=resp.close)
             if self.prefetch_chunks > 0
@@ -298,11 +264,11 @@ class Transport:
         try:
             opened.first = next(items, _END)
         except JSONError as exc:
-            raise opened.fail(self._malformed(call, exc, rows_yielded=False)) from None
+            raise opened.fail(self.errors.malformed(call, exc, rows_yielded=False)) from None
         except httpx.HTTPError as exc:
-            raise opened.fail(self._transport_error(call, exc, sent=True)) from None
+            raise opened.fail(self.errors.transport_error(call, exc, sent=True)) from None
         except BaseException as exc:  # never leave the response (and its thread) behind
-            opened.close(_describe(exc))
+            opened.close(describe(exc))
             raise
         return opened
 
@@ -320,7 +286,7 @@ class Transport:
         size: int = 0,
         error: BaseException | str | None = None,
     ) -> None:
-        err = (_describe(error) if isinstance(error, BaseException) else error) or None
+        err = (describe(error) if isinstance(error, BaseException) else error) or None
         self.log.record(
             at=at,
             method=call.method,
@@ -338,154 +304,11 @@ class Transport:
             kind=call.kind,
         )
 
-    # -- errors ----------------------------------------------------------------------------
-    def _transport_error(self, call: Call, exc: httpx.HTTPError, *, sent: bool) -> PendoError:
-        host = host_of(call.url)
-        if isinstance(exc, httpx.DecodingError):  # e.g. a gzip body that does not inflate
-            return self._malformed(call, exc, rows_yielded=False)
-        if sent and isinstance(exc, httpx.RemoteProtocolError):
-            err: PendoError = MalformedResponseError(
-                f"The response from {host} for {call.what} was cut off ({_describe(exc)}).",
-                "Nothing of it was kept. Retry later; a proxy with a body size limit can also "
-                "cause this.",
-                url=call.url,
-                method=call.method,
-            )
-            err.retryable = True  # a broken transfer, not a bad document: worth another try
-        elif isinstance(exc, httpx.TimeoutException):
-            setting = (
-                "aggregation_timeout"
-                if call.kind in ("aggregation", "report")
-                else ("request_timeout")
-            )
-            err = NetworkError(
-                f"{call.what.capitalize()} at {host} timed out ({type(exc).__name__}).",
-                f"Raise [pendo] {setting}, or sync a smaller window.",
-                url=call.url,
-                method=call.method,
-            )
-        else:
-            err = NetworkError(
-                f"Could not talk to {host} for {call.what}: {_describe(exc)}.",
-                f"Check the network, proxy and the Pendo domain ({self.region_label}).",
-                url=call.url,
-                method=call.method,
-            )
-        err.request_sent = sent or not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-        return err
-
-    def _malformed(self, call: Call, exc: Exception, *, rows_yielded: bool) -> PendoError:
-        detail = " ".join(str(exc).split())[:200]
-        where = "after some rows were read; none may be kept" if rows_yielded else "nothing kept"
-        return MalformedResponseError(
-            f"Pendo sent {call.what} that is cut off or not valid JSON ({detail}); {where}.",
-            "Retry the sync; if it persists, export the call as HAR from the debugger pane.",
-            url=call.url,
-            method=call.method,
-        )
-
-    def _status_error(
-        self, call: Call, status: int, headers: httpx.Headers, body: bytes
-    ) -> PendoError:
-        host = host_of(call.url)
-        text = server_text(self.log.redactor.text(body.decode("utf-8", "replace")))
-        kw: dict[str, Any] = {"status": status, "method": call.method, "url": call.url}
-        label = self.region_label
-        if status in (401, 403):
-            if call.secret == "track":
-                return AuthError(
-                    f"Pendo at {host} refused the track secret (HTTP {status}).", TRACK_HINT, **kw
-                )
-            if call.write and self.write_access is False:
-                return ReadOnlyKeyError(
-                    f"The integration key is read-only: Pendo at {host} refused {call.what} "
-                    f"(HTTP {status}).",
-                    WRITE_HINT,
-                    **kw,
-                )
-            if call.write:
-                return AuthError(
-                    f"Pendo at {host} refused {call.what} (HTTP {status}): the key may lack write "
-                    f"access, or it belongs to another region than {label}.",
-                    f"{WRITE_HINT} {REGION_HINT}",
-                    **kw,
-                )
-            if call.kind == "aggregation":
-                return AuthError(
-                    f"Pendo at {host} refused the aggregation (HTTP {status}): the key may need "
-                    f"write access (some subscriptions run aggregations only for read-write keys), "
-                    f"or it belongs to another region than {label}.",
-                    f"{REGION_HINT} If the key works for other calls, try a key with write access.",
-                    **kw,
-                )
-            return AuthError(
-                f"Pendo at {host} ({label}) refused the integration key (HTTP {status}) "
-                f"for {call.what}.",
-                REGION_HINT,
-                **kw,
-            )
-        if status == 404:
-            return NotFoundError(
-                f"Pendo at {host} has no {call.what} (HTTP 404).",
-                "Check the id; Pendo also answers 404 for objects this key cannot see.",
-                **kw,
-            )
-        if status in (400, 422):
-            return BadRequestError(
-                f"Pendo rejected {call.what} (HTTP {status}): {text or 'no reason given'}",
-                _bad_request_hint(call.kind),
-                server_message=text,
-                **kw,
-            )
-        retry_after = parse_retry_after(headers.get("retry-after"))
-        if status == 429:
-            return RateLimitedError(
-                f"Pendo at {host} is rate limiting {call.what} (HTTP 429).",
-                "Wait a few minutes, or lower concurrency / batch sizes of push syncs.",
-                retry_after=retry_after,
-                **kw,
-            )
-        if status >= 500:
-            err = ServerError(
-                f"Pendo at {host} failed on {call.what} (HTTP {status})"
-                + (f": {text}" if text else "."),
-                "Pendo or a proxy in front of it had a problem; retry later "
-                "(https://status.pendo.io).",
-                retry_after=retry_after,
-                **kw,
-            )
-            err.retryable = status not in _NOT_RETRIED_5XX
-            return err
-        return PendoError(
-            f"Unexpected HTTP {status} from {host} for {call.what}"
-            + (f": {text}" if text else "."),
-            "Export the call from the debugger pane (HAR) to see the full exchange.",
-            **kw,
-        )
-
-
-def _bad_request_hint(kind: str) -> str:
-    if kind == "aggregation":
-        return "Fix the pipeline step Pendo names above (filters use C-like syntax, no `in`)."
-    if kind == "metadata":
-        return (
-            "Check that each field exists in Pendo (create it first) and that values match "
-            "the field's type."
-        )
-    if kind == "track":
-        return "A track event needs type, event, visitorId and an integer timestamp in ms."
-    return "Pendo's message above says what it did not accept."
-
 
 def _safe_to_resend(exc: PendoError) -> bool:
     if isinstance(exc, NetworkError):
         return not getattr(exc, "request_sent", True)
     return exc.status in _SAFE_RESEND_STATUSES
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class _Opened:
@@ -542,11 +365,11 @@ class _Opened:
                 yield self.first
                 yield from self.items  # the hot loop: no per-row Python work here
         except (JSONError, httpx.DecodingError) as exc:
-            err = self.t._malformed(self.call, exc, rows_yielded=True)
+            err = self.t.errors.malformed(self.call, exc, rows_yielded=True)
             error = err.message
             raise err from None
         except httpx.HTTPError as exc:
-            err = self.t._transport_error(self.call, exc, sent=True)
+            err = self.t.errors.transport_error(self.call, exc, sent=True)
             err.retryable = False  # rows were handed out already: the caller must discard
             err.message += " Rows already read from this response must be discarded."
             error = err.message

@@ -9,8 +9,8 @@ from email.utils import format_datetime
 import pytest
 
 from pendo_tui.pendo import PendoClient
+from pendo_tui.pendo.errormap import parse_retry_after
 from pendo_tui.pendo.errors import NotFoundError, RateLimitedError, ServerError
-from pendo_tui.pendo.transport import parse_retry_after
 from pendo_tui.sim.server import Simulator
 
 PIPE = [{"source": {"visitors": None}}, {"select": {"visitorId": "visitorId"}}]
