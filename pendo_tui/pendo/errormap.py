@@ -121,7 +121,10 @@ class ErrorMapper:
                 url=call.url,
                 method=call.method,
             )
-        err.request_sent = sent or not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        if isinstance(err, NetworkError):
+            err.request_sent = sent or not isinstance(
+                exc, httpx.ConnectError | httpx.ConnectTimeout
+            )
         return err
 
     def malformed(self, call: Call, exc: Exception, *, rows_yielded: bool) -> PendoError:

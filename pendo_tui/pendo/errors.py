@@ -125,6 +125,7 @@ class NetworkError(PendoError):
 
     title = "Network error"
     retryable = True
+    request_sent = True  # False when the connection never opened: safe to re-send anything
 
 
 class MalformedResponseError(PendoError):

@@ -307,7 +307,7 @@ class Transport:
 
 def _safe_to_resend(exc: PendoError) -> bool:
     if isinstance(exc, NetworkError):
-        return not getattr(exc, "request_sent", True)
+        return not exc.request_sent
     return exc.status in _SAFE_RESEND_STATUSES
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pendo_tui.pendo import PendoClient
 from pendo_tui.pendo.errormap import parse_retry_after
-from pendo_tui.pendo.errors import NotFoundError, RateLimitedError, ServerError
+from pendo_tui.pendo.errors import NetworkError, NotFoundError, RateLimitedError, ServerError
 from pendo_tui.sim.server import Simulator
 
 PIPE = [{"source": {"visitors": None}}, {"select": {"visitorId": "visitorId"}}]
@@ -120,3 +120,16 @@ def test_parse_retry_after_forms() -> None:
     later = format_datetime(datetime.fromtimestamp(now, UTC) + timedelta(seconds=30), usegmt=True)
     assert 28 <= parse_retry_after(later, now=now) <= 31
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_track_is_resent_when_the_connection_never_opened(sim: Simulator, make_client) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # closed at once: connections are refused
+    c = make_client(track_url=f"http://127.0.0.1:{dead}", max_retries=2)
+    with pytest.raises(NetworkError):
+        c.track({"event": "e", "visitorId": "v", "timestamp": 1})
+    recs = c.request_log.records()
+    assert [r.attempt for r in recs] == [1, 2, 3] and all(r.status is None for r in recs)
