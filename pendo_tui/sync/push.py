@@ -39,6 +39,8 @@ PLAN_REJECTS = 20
 
 
 class PushEngine:
+    """Runs push syncs for one run: ``preflight`` → ``sync`` (or ``plan`` for a dry run)."""
+
     def __init__(
         self,
         config: Config,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, column, create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from pendo_tui.config.model import ModelSource
@@ -57,8 +58,6 @@ class ModelReader:
         if url == STORE_URL_ALIAS:
             return "the pendo-tui store"
         try:
-            from sqlalchemy.engine import make_url
-
             return make_url(url).render_as_string(hide_password=True)
         except ArgumentError:
             return "<unparsable URL>"

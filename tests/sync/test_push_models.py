@@ -201,3 +201,12 @@ def test_model_failing_mid_stream_settles_what_was_sent(fresh_sim, push_store, t
     assert sent >= 1_000
     assert list(states.values()).count("delivered") == sent
     assert "in_flight" not in states.values()
+
+
+def test_unreachable_model_database_is_named_without_its_password(fresh_sim, push_store) -> None:
+    url = "postgresql+psycopg://reader:s3cret-pw@127.0.0.1:1/warehouse"
+    with pytest.raises(ModelError) as err:
+        engine(fresh_sim, push_store).sync(events_sync(url, query="SELECT 1 AS id"))
+    message = str(err.value)
+    assert "127.0.0.1:1/warehouse" in message and "s3cret-pw" not in message
+    assert writes(fresh_sim) == 0
