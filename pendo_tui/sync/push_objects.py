@@ -235,8 +235,9 @@ def _batches(
 def _record(ctx: PushContext, out: BatchOutcome) -> None:
     res = ctx.result
     res.delivered += len(out.delivered)
-    res.missing += len(out.missing)
-    res.skipped["missing"] += len(out.missing)
+    if out.missing:
+        res.missing += len(out.missing)
+        res.skipped["missing"] += len(out.missing)
     for w, error in out.rejected:
         ctx.reject(w.key, "pendo_rejected", f"{ID_FIELD[ctx.sync.kind]} {w.pendo_id!r}: {error}")
     for error in out.unattributed[:5]:
