@@ -8,13 +8,15 @@ Constructor (what cli.py calls)::
 ``config`` may be a ``Config`` or a ``ConfigDocument`` (comments kept on save); when it is
 None the file at ``config_path`` is loaded, or a fresh config is started if it does not
 exist. ``secrets`` defaults to ``Secrets(config.profile)`` (keyring). Set env
-``PENDO_TUI_EXIT_AFTER_FIRST_PAINT=1`` to print the first-paint time and exit (bench).
+``PENDO_TUI_EXIT_AFTER_FIRST_PAINT=<file>`` to write the first-paint time (epoch seconds)
+to that file and exit (bench/tui_start.py).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from pendo_tui.config.model import Config
 from pendo_tui.tui.screens.apps import AppsPane
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.screens.connection import ConnectionPane
-from pendo_tui.tui.screens.debugger import DebuggerPane
+from pendo_tui.tui.screens.debugger import INCOMING_MAX, DebuggerPane
 from pendo_tui.tui.screens.identity import IdentityPane
 from pendo_tui.tui.screens.metrics import MetricsPane
 from pendo_tui.tui.screens.pull import PullPane
@@ -117,6 +119,11 @@ class PendoTuiApp(App[int]):
         self.export_dir = export_dir or Path.cwd()
         self._check_on_start = check_on_start
         self._unsubscribe: Any = None
+        self._panes_ready = False
+        self._pending_pane: str | None = None
+        # RequestLog → debugger: the engine thread only appends here (bounded, thread-safe);
+        # the debugger drains it on a timer. See screens/debugger.py.
+        self.incoming: deque[Any] = deque(maxlen=INCOMING_MAX)
         if demo:
             self.sub_title = "demo (built-in simulator)"
 
@@ -136,14 +143,31 @@ class PendoTuiApp(App[int]):
             with Vertical(id="main"):
                 yield ConnectionBadge(id="status-badge")
                 with ContentSwitcher(initial="connection", id="panes"):
-                    for pane_id, cls, _key in PANES:
-                        yield cls(id=pane_id)
+                    first_id, first_cls, _key = PANES[0]
+                    yield first_cls(id=first_id)
         yield Footer()
 
+    @property
+    def panes_ready(self) -> bool:
+        """True once every pane is mounted (the first one is mounted before the others)."""
+        return self._panes_ready
+
+    async def _mount_other_panes(self) -> None:
+        """Only the first pane is built before the first paint (start-up time, < 1 s)."""
+        panes = []
+        for pane_id, cls, _key in PANES[1:]:
+            pane = cls(id=pane_id)
+            pane.display = False
+            panes.append(pane)
+        await self.query_one("#panes", ContentSwitcher).mount_all(panes)
+        self._panes_ready = True
+        if self._pending_pane:
+            self._switch(self._pending_pane)
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_other_panes)
         if self.request_log is not None:
-            debugger = self.query_one(DebuggerPane)
-            self._unsubscribe = self.request_log.subscribe(debugger.on_record)
+            self._unsubscribe = self.request_log.subscribe(self.incoming.append)
         self._render_status()
         self.config_changed()
         if os.environ.get(EXIT_AFTER_PAINT):
@@ -153,7 +177,7 @@ class PendoTuiApp(App[int]):
             self.action_check_connection()
 
     def _exit_after_paint(self) -> None:
-        print(f"first-paint {time.time():.6f}", flush=True)
+        Path(os.environ[EXIT_AFTER_PAINT]).write_text(f"{time.time():.6f}\n", encoding="utf-8")
         self.exit(0)
 
     def on_unmount(self) -> None:
@@ -171,6 +195,9 @@ class PendoTuiApp(App[int]):
         self._switch(pane_id)
 
     def _switch(self, pane_id: str) -> None:
+        if not self._panes_ready and pane_id != PANES[0][0]:
+            self._pending_pane = pane_id  # shown as soon as the panes are mounted
+            return
         switcher = self.query_one("#panes", ContentSwitcher)
         if switcher.current != pane_id:
             switcher.current = pane_id
@@ -201,10 +228,12 @@ class PendoTuiApp(App[int]):
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
-        self.query_one(RunPane).update_banner()
+        for run in self.query(RunPane):  # absent until its lazy mount
+            run.update_banner()
 
     def runs_changed(self) -> None:
-        self.query_one(DebuggerPane).refresh_view()
+        for dbg in self.query(DebuggerPane):
+            dbg.refresh_view()
 
     def show_error(self, exc: BaseException) -> None:
         """Any error as a notification with its cause and hint — never a traceback."""

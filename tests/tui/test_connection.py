@@ -33,6 +33,8 @@ async def _enter_key_and_check(app: PendoTuiApp, key: str) -> tuple[str, set[str
         await pilot.click("#key")
         await pilot.press(*key[:4])  # typed for real; the rest pasted to keep the test fast
         app.query_one("#key", Input).insert_text_at_cursor(key[4:])
+        await pilot.pause()
+        assert app.state.secret("integration_key") == key
         await pilot.press("ctrl+o")
         assert await wait_for(pilot, lambda: app.state.connection.state in ("ok", "error"))
         badge = app.query_one("#status-badge", ConnectionBadge)

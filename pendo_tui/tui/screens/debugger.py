@@ -1,7 +1,7 @@
 """Debugger: every HTTP call, live and for past runs; detail, filter, HAR, curl (spec §7).
 
-Throughput: the RequestLog calls ``_on_record`` on the engine's thread. It only appends
-to a bounded deque; a 10 Hz timer drains it into the table. No per-record hop to the event
+Throughput: the RequestLog calls ``app.incoming.append`` on the engine's thread: a bounded
+deque, nothing else. A 10 Hz timer here drains it into the table. No per-record hop to the event
 loop, so 200+ calls/s cost one batch per tick, and memory stays bounded if the UI lags.
 """
 
@@ -88,7 +88,6 @@ class DebuggerPane(Pane):
     ]
 
     def compose(self) -> ComposeResult:
-        self._incoming: deque[Any] = deque(maxlen=INCOMING_MAX)
         self._live: deque[Any] = deque(maxlen=SHOWN_MAX)
         self._shown: dict[str, Any] = {}
         self._source = LIVE
@@ -116,16 +115,14 @@ class DebuggerPane(Pane):
         self._load_runs()
 
     # -- live feed -----------------------------------------------------------------------
-    def on_record(self, record: Any) -> None:
-        """RequestLog subscriber: runs on the engine's thread; must be quick."""
-        self._incoming.append(record)
-
     def _drain(self) -> None:
-        if not self._incoming:
+        """Move what the engine thread queued in ``app.incoming`` into the table."""
+        incoming = self.tui.incoming
+        if not incoming:
             return
         batch = []
-        while self._incoming and len(batch) < INCOMING_MAX:
-            batch.append(self._incoming.popleft())
+        while incoming and len(batch) < INCOMING_MAX:
+            batch.append(incoming.popleft())
         self._live.extend(batch)
         if self._source == LIVE:
             self._add_rows(batch, "L")
