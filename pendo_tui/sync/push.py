@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from itertools import islice
-from typing import Any
+from typing import Any, Literal
 
 from pendo_tui.config.model import Config, PushSync
 from pendo_tui.errors import PendoTuiError, SecretError
@@ -48,8 +48,11 @@ class PushEngine:
         store: Any,
         progress: ProgressCallback | None = None,
         run_id: int | None = None,
+        *,
+        in_flight: Literal["resend", "skip"] = "resend",
     ) -> None:
         self.config = config
+        self.in_flight = in_flight
         self.client = client
         self.store = store
         self.progress = progress
@@ -99,6 +102,8 @@ class PushEngine:
             progress=self.progress,
             run_id=self.run_id,
             dry_run=dry_run,
+            # A sync-level setting wins once the config model grows one.
+            in_flight_policy=getattr(sync, "in_flight", None) or self.in_flight,
         )
         ctx.report("check", 0, f"checking model ({reader.label})", force=True)
         ctx.total_rows = reader.check(sync.primary_key, required)

@@ -99,6 +99,9 @@ class PushContext:
     calls: CallCounter = field(default_factory=CallCounter)
     total_rows: int | None = None
     dry_run: bool = False
+    # Events left in flight by a dead run: "resend" (no loss, ≤ concurrency duplicates)
+    # or "skip" (no duplicate, but an event that never left is lost). See push_events.
+    in_flight_policy: str = "resend"
     pending_rejects: list[tuple[str, str]] = field(default_factory=list)
     _last_progress: float = 0.0
 

@@ -9,9 +9,11 @@ Delivery protocol (why it survives SIGKILL):
 At most ``concurrency`` keys are in flight at any moment, because new keys are marked only
 when a worker slot is free. A key found ``in_flight`` by a later run may or may not have
 reached Pendo (the process died between the commit and the answer). Pendo's track call is
-not idempotent and cannot be queried, so the run must choose: we resend such keys — no
-event is ever lost, and the only possible duplicates are those ≤ concurrency events — and
-the run reports them (``in_flight_found`` / ``in_flight_keys``) so they can be checked.
+not idempotent and cannot be queried, so the run must choose. By default we resend such
+keys — no event is ever lost, and the only possible duplicates are those ≤ concurrency
+events — and the run reports them (``in_flight_found`` / ``in_flight_keys``) so they can
+be checked. ``PushEngine(in_flight="skip")`` makes the other choice: report them as
+possibly delivered, never resend (no duplicate; an event that never left is lost).
 Keys already ``delivered`` are never sent again.
 """
 
@@ -153,6 +155,7 @@ def plan_events(
     s, res = ctx.sync, ctx.result
     builder = EventBuilder(s)
     now_ms = int(time.time() * 1000)
+    assumed: list[StateUpdate] = []
     if not s.account_id:
         res.warn(
             f"push sync {s.name!r}: account_id is not mapped, events carry no accountId "
@@ -177,6 +180,10 @@ def plan_events(
             res.in_flight_found += 1
             if len(res.in_flight_keys) < MAX_LISTED_IN_FLIGHT:
                 res.in_flight_keys.append(key)
+            if ctx.in_flight_policy == "skip":
+                res.skipped["possibly_delivered"] += 1
+                assumed.append(StateUpdate(key, prior.value_hash, DELIVERED))
+                continue
         try:
             event = builder.build(row, key)
         except BadValue as bad:
@@ -194,11 +201,18 @@ def plan_events(
             f"push sync {s.name!r}: {res.old_events} event(s) are older than 7 days and {verb}; "
             "Pendo ignores such events although it answers 200"
         )
+    if assumed and not ctx.dry_run:
+        with ctx.store.begin() as conn:  # reported once, then taken as delivered
+            ctx.state.write(conn, assumed)
     if res.in_flight_found:
+        fate = (
+            "they were not sent again and may be missing from Pendo"
+            if ctx.in_flight_policy == "skip"
+            else "they were sent again and may appear twice in Pendo"
+        )
         res.warn(
             f"push sync {s.name!r}: {res.in_flight_found} event(s) were in flight when an earlier "
-            "run stopped; they were sent again and may appear twice in Pendo "
-            f"(keys: {', '.join(res.in_flight_keys[:10])})"
+            f"run stopped; {fate} (keys: {', '.join(res.in_flight_keys[:10])})"
         )
 
 

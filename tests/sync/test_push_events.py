@@ -24,9 +24,11 @@ from test_push_support import (
     writes,
 )
 
+from pendo_tui.config.model import Config
 from pendo_tui.errors import ExitCode, SecretError
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressEvent
+from pendo_tui.sync.push import PushEngine
 from pendo_tui.sync.push_events import parse_timestamp
 from pendo_tui.sync.push_state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
 
@@ -168,6 +170,26 @@ def test_keys_left_in_flight_are_resent_and_reported(fresh_sim, push_store, tmp_
     assert any("in flight" in w for w in res.warnings)
     assert (res.sent, res.unchanged) == (5, 1)
     assert set(state_rows(push_store, "events").values()) == {"delivered"}
+
+
+def test_in_flight_skip_policy_reports_once_and_never_resends(
+    fresh_sim, push_store, tmp_path
+) -> None:
+    url = make_db(tmp_path / "m.db", "ev", EVENT_COLUMNS, event_rows(4))
+    with push_store.begin() as conn:
+        PushState(push_store, "events", 0).write(conn, [StateUpdate("e1", "x", IN_FLIGHT)])
+    eng = PushEngine(Config(), sup.client_for(fresh_sim), push_store, run_id=1, in_flight="skip")
+
+    sync = events_sync(url, properties=["id"])
+    res = eng.sync(sync)
+
+    assert (res.in_flight_found, res.skipped["possibly_delivered"], res.sent) == (1, 1, 3)
+    assert any("not sent again" in w for w in res.warnings)
+    sent_ids = {e["properties"]["id"] for e in fresh_sim.state.track_events}
+    assert sent_ids == {"e0", "e2", "e3"}
+    assert state_rows(push_store, "events")["e1"] == "delivered"
+    again = eng.sync(sync)
+    assert (again.in_flight_found, again.sent, again.unchanged) == (0, 0, 4)
 
 
 def test_events_sync_without_track_secret_fails_before_any_write(
