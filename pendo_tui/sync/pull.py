@@ -26,7 +26,7 @@ from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
 from pendo_tui.sync import pull_pipelines as pp
 from pendo_tui.sync import pull_stage as st
-from pendo_tui.sync.companies import refresh_companies
+from pendo_tui.sync.companies import company_rows, refresh_companies
 from pendo_tui.sync.fingerprint import mapping_fingerprint
 from pendo_tui.sync.identity import (
     CREATED,
@@ -199,6 +199,11 @@ class PullEngine:
     ) -> dict[str, Any]:
         """How Pendo's visitors would be matched, created or skipped — writes nothing."""
         index = self._load_index()
+        if not self._companies_done:  # first run: the source's companies, read not written
+            index.companies |= {
+                r["external_id"]
+                for r in retrying(lambda: list(company_rows(self.config, self.client)))
+            }
         auto = bool(mapping and mapping.auto_create_users)
         counts: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}

@@ -164,5 +164,18 @@ def test_preview_counts_match_create_and_skip(sim, client, store):
     assert preview["skipped"]["anonymous"] == anonymous
     assert preview["skipped"]["auto_create_off"] == len(ds.visitors) - anonymous
     assert preview["would_create"] == 0 and preview["examples"]["skipped:anonymous"]
-    with store.connect() as conn:  # the preview wrote nothing but the companies refresh
+    with store.connect() as conn:  # a preview writes nothing
         assert conn.execute(select(schema.end_users)).all() == []
+
+
+def test_preview_before_first_sync_knows_the_source_companies(sim, client, store):
+    ds = sim.dataset
+    config = make_config(sim, [], identity={"auto_create_end_users": True})
+    preview = PullEngine(config, client, store, today=ds.today).preview_identity()
+    placeable = [v for v in ds.visitors if not v["anonymous"] and v["accountId"]]
+    assert preview["would_create"] == len(placeable)
+    assert preview["skipped"]["no_company_id"] == sum(
+        1 for v in ds.visitors if not v["anonymous"] and not v["accountId"]
+    )
+    with store.connect() as conn:  # a preview writes nothing, not even companies
+        assert conn.execute(select(schema.companies)).all() == []

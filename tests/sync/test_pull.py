@@ -10,8 +10,10 @@ from collections import defaultdict
 from datetime import timedelta
 
 from pull_expect import dump, make_config, placed, stored_activities, stored_metrics, usage
+from sqlalchemy import select
 
 from pendo_tui.sim.keys import LEGACY_APP_ID, MOBILE_APP_ID
+from pendo_tui.store import schema
 from pendo_tui.sync.pull import PullEngine
 
 
@@ -195,3 +197,44 @@ def test_visitors_sharing_an_end_user_are_summed(sim, client, store):
     assert stored_activities(store, "dash") == {k: tuple(v) for k, v in per_account.items()}
     expected = {("dash", "end_user", acc, day): float(v) for (acc, day), v in metric.items()}
     assert stored_metrics(store, "dash") == expected
+
+
+def test_plan_writes_nothing_and_counts_calls(sim, client, store):
+    page = sim.dataset.find("pages", "Dashboard")
+    pull = [{"name": "dash", "kind": "page", "id": page["id"]}]
+    config, eng = engine(sim, client, store, pull, pendo={"days_to_sync": 75})
+    before = dump(store)
+    plan = eng.plan(config.pull[0])
+    assert (plan["days"], plan["calls"]) == (75, 3)  # 30 + 30 + 15 days
+    assert dump(store) == before
+    eng.sync(config.pull[0])
+    assert eng.plan(config.pull[0])["calls"] == 0
+
+
+def test_multi_app_empty_prefixes_stay_separate_series(sim, client, store):
+    pipeline = [
+        {
+            "source": {
+                "events": {"appId": 'expandAppIds("*")'},
+                "timeSeries": {"period": "dayRange", "first": "now()", "count": -1},
+            }
+        },
+        {"group": {"group": ["accountId", "appId"], "fields": {"ev": {"sum": "numEvents"}}}},
+    ]
+    pull = [
+        {
+            "name": "agg",
+            "kind": "aggregation",
+            "pipeline": pipeline,
+            "columns": {"ev": "Events"},
+            "multi_app": True,
+        }
+    ]
+    apps = [{"id": "-323232", "prefix": ""}, {"id": str(MOBILE_APP_ID), "prefix": ""}]
+    config, eng = engine(sim, client, store, pull, apps=apps, pendo={"days_to_sync": 3})
+    eng.sync(config.pull[0])
+    m = schema.metrics
+    with store.connect() as conn:
+        rows = conn.execute(select(m.c.metric, m.c.app_id).distinct()).all()
+    assert {r[0] for r in rows} == {"Events"}  # no prefix...
+    assert {"-323232", str(MOBILE_APP_ID)} <= {r[1] for r in rows}  # ...but own series
