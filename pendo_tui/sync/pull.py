@@ -173,7 +173,7 @@ class PullEngine:
             writes = f"metrics {', '.join(mapping.columns.values())} per {mapping.object}"
         else:
             hist = days + HISTORY_DAYS - 1 if days else 0
-            calls = 3 * len(list(range(0, hist, self.max_call_days)))
+            calls = 4 * len(list(range(0, hist, self.max_call_days)))  # at most
             writes = f"PES metrics ({', '.join(COMPONENTS)}) per company"
         return {
             "kind": mapping.kind,
