@@ -170,6 +170,7 @@ def send_batch(ctx: PushContext, batch: list[PlannedWrite]) -> BatchOutcome:
 
 
 _ROW_REF = re.compile(r"\brow (\d+)\b")
+_ID_TOKEN = re.compile(r"[\w.@+-]+")
 
 
 def _row_errors(part: list[PlannedWrite], errors: list[str]) -> dict[int, str]:
@@ -181,7 +182,9 @@ def _row_errors(part: list[PlannedWrite], errors: list[str]) -> dict[int, str]:
         if m and int(m.group(1)) < len(part):
             out[int(m.group(1))] = error
             continue
-        hit = next((i for pid, i in by_id.items() if pid in error), None)
+        # Otherwise the first whole id named in the text (no substring: v-1 is not v-10).
+        tokens = (t.rstrip(".") for t in _ID_TOKEN.findall(error))
+        hit = next((by_id[t] for t in tokens if t in by_id), None)
         if hit is not None:
             out[hit] = error
     return out

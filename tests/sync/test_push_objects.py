@@ -25,6 +25,7 @@ from test_push_support import (
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError, ExitCode
 from pendo_tui.pendo.errors import ReadOnlyKeyError
+from pendo_tui.sync.push_objects import PlannedWrite, _row_errors
 
 sim, fresh_sim, push_store = sup.sim, sup.fresh_sim, sup.push_store  # fixtures
 
@@ -231,3 +232,13 @@ def test_dry_run_lists_payloads_and_fields_without_writing(fresh_sim, push_store
     }
     assert writes(fresh_sim) == 0 and fresh_sim.state.fields == {}
     assert state_rows(push_store, "visitors") == {}
+
+
+def test_per_row_errors_of_a_200_answer_are_pinned_to_their_rows() -> None:
+    part = [PlannedWrite(f"k{i}", pid, "", {}) for i, pid in enumerate(["v-1", "v-10", "a@b.c"])]
+    errors = [
+        "row 2 (a@b.c): custom field 'x' does not exist",  # by index
+        "visitor v-10: value too long",  # by whole id, not mistaken for v-1
+        "something about nobody",
+    ]
+    assert _row_errors(part, errors) == {2: errors[0], 1: errors[1]}
