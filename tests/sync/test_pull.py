@@ -238,3 +238,32 @@ def test_multi_app_empty_prefixes_stay_separate_series(sim, client, store):
         rows = conn.execute(select(m.c.metric, m.c.app_id).distinct()).all()
     assert {r[0] for r in rows} == {"Events"}  # no prefix...
     assert {"-323232", str(MOBILE_APP_ID)} <= {r[1] for r in rows}  # ...but own series
+
+
+def test_visitor_report_lands_on_end_users(sim, client, store):
+    ds = sim.dataset
+    report = ds.find("reports", "Visitor activity - last 30 days")
+    pull = [{"name": "vr", "kind": "report", "id": report["id"], "columns": {"numEvents": "Ev"}}]
+    config, eng = engine(sim, client, store, pull)
+    eng.sync(config.pull[0])
+    yesterday = ds.today - timedelta(days=1)
+    expected: dict = defaultdict(float)
+    for row in ds.activity:
+        if ds.today - timedelta(days=30) <= ds.day_of_ms(row["day"]) < ds.today and placed(row):
+            expected[("Ev", "end_user", row["visitorId"], yesterday)] += row["numEvents"]
+    assert stored_metrics(store, "vr") == dict(expected)
+
+
+def test_asset_object_from_a_visitor_metadata_field(sim, client, store):
+    ds = sim.dataset
+    page = ds.find("pages", "Dashboard")
+    pull = [{"name": "assets", "kind": "page", "id": page["id"], "object": "asset"}]
+    config, eng = engine(sim, client, store, pull, identity={"asset_id": "agent.firstname"})
+    eng.sync(config.pull[0])
+    first, last = ds.today - timedelta(days=20), ds.today - timedelta(days=1)
+    acts, _ = usage(ds, "pageId", page["id"], first, last)
+    name = {v["visitorId"]: v["metadata"]["agent"].get("firstname") for v in ds.visitors}
+    expected: dict = defaultdict(float)
+    for (vid, _app, day), (events, _m) in acts.items():
+        expected[("assets", "asset", name[vid], day)] += events
+    assert stored_metrics(store, "assets") == dict(expected)
