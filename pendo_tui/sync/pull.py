@@ -734,7 +734,7 @@ class PullEngine:
         ):
             if not values:
                 continue
-            ts = bindparam("ts")
+            ts = bindparam("ts", type_=table.c.last_seen.type)
             stmt = (
                 update(table)
                 .where(table.c[key] == bindparam("k"))

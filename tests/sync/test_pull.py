@@ -267,3 +267,23 @@ def test_asset_object_from_a_visitor_metadata_field(sim, client, store):
     for (vid, _app, day), (events, _m) in acts.items():
         expected[("assets", "asset", name[vid], day)] += events
     assert stored_metrics(store, "assets") == dict(expected)
+
+
+def test_active_mapping_moves_last_seen_forward_only(sim, client, store):
+    ds = sim.dataset
+    page = ds.find("pages", "Dashboard")
+    pull = [{"name": "dash", "kind": "page", "id": page["id"]}]
+    config, eng = engine(sim, client, store, pull)
+    eng.sync(config.pull[0])
+    u = schema.end_users
+    with store.connect() as conn:
+        seen = dict(conn.execute(select(u.c.external_id, u.c.last_seen)).all())
+    last_day: dict = {}
+    for vid, _app, day in stored_activities(store, "dash"):
+        last_day[vid] = max(day, last_day.get(vid, day))
+    assert {k: v.date() for k, v in seen.items()} == last_day
+    # A later sync over older days (a re-sync of a shorter window) never moves it back.
+    config, eng = engine(sim, client, store, pull, pendo={"days_to_sync": 2})
+    eng.resync_all(config.pull)
+    with store.connect() as conn:
+        assert dict(conn.execute(select(u.c.external_id, u.c.last_seen)).all()) == seen
