@@ -19,7 +19,7 @@ from pathlib import Path
 from pendo_tui.config.secrets import StaticSecrets
 from pendo_tui.sim.demo import demo_config
 from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
-from pendo_tui.sim.server import Simulator
+from pendo_tui.sim.demo import demo_simulator
 from pendo_tui.tui.app import PANES, PendoTuiApp
 
 SIZE = (140, 44)
@@ -37,7 +37,7 @@ async def _until(pilot: object, cond: object, timeout: float) -> bool:
 
 async def shoot(out: Path) -> list[Path]:
     saved: list[Path] = []
-    with Simulator() as sim, tempfile.TemporaryDirectory() as tmp:
+    with demo_simulator() as sim, tempfile.TemporaryDirectory() as tmp:
         config = demo_config(sim.base_url, f"sqlite:///{Path(tmp) / 'demo.db'}")
         secrets = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
         app = PendoTuiApp(
@@ -49,7 +49,7 @@ async def shoot(out: Path) -> list[Path]:
             export_dir=Path(tmp),
         )
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.state.connection.state == "ok", 10)
+            await _until(pilot, lambda: app.state.connection.state == "ok" and app.panes_ready, 10)
             await pilot.press("f8")
             run = app.query_one("#run")
             run.action_sync_all()  # type: ignore[attr-defined]
@@ -71,20 +71,29 @@ async def _select_first_metric(app: PendoTuiApp, pilot: object) -> None:
 
     metric = app.query_one("#m-metric", Select)
     await _until(pilot, lambda: len(metric._options) > 1, 10)
-    if len(metric._options) > 1:
-        metric.value = metric._options[1][1]
+    values = [v for _label, v in metric._options if isinstance(v, str)]
+    if values:  # a daily page-event metric shows a real series; else the first one
+        metric.value = next((v for v in values if v.startswith("Dashboard views")), values[0])
         obj = app.query_one("#m-object", Select)
         await _until(pilot, lambda: isinstance(obj.value, str), 10)
         await pilot.pause(0.5)  # type: ignore[attr-defined]
 
 
 def to_png(svgs: list[Path]) -> int:
-    """Convert with rsvg-convert if installed; SVG alone renders on GitHub."""
+    """PNG copies when a converter exists (cairosvg or rsvg-convert); SVG renders on GitHub."""
+    try:
+        import cairosvg  # type: ignore[import-not-found]
+    except ImportError:
+        cairosvg = None
     tool = shutil.which("rsvg-convert")
-    if not tool:
+    if cairosvg is None and not tool:
         return 0
     for svg in svgs:
-        subprocess.run([tool, str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+        png = svg.with_suffix(".png")
+        if cairosvg is not None:
+            cairosvg.svg2png(url=str(svg), write_to=str(png))
+        else:
+            subprocess.run([str(tool), str(svg), "-o", str(png)], check=True)
     return len(svgs)
 
 

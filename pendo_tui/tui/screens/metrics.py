@@ -64,7 +64,11 @@ class MetricsPane(Pane):
 
     @work(thread=True, exclusive=True, group="m-objects")
     def _load_objects(self, metric: str, object_type: str) -> None:
-        objects = services.metric_objects(self.state.config, metric, object_type)
+        try:
+            objects = services.metric_objects(self.state.config, metric, object_type)
+        except Exception as exc:  # store gone or locked: say so in place
+            self.app.call_from_thread(self._status, f"store not readable: {exc}")
+            return
         self.app.call_from_thread(self._objects_loaded, objects)
 
     def _objects_loaded(self, objects: list[str]) -> None:
@@ -82,7 +86,11 @@ class MetricsPane(Pane):
 
     @work(thread=True, exclusive=True, group="m-series")
     def _load_series(self, metric: str, object_type: str, object_id: str) -> None:
-        series = services.metric_series(self.state.config, metric, object_type, object_id)
+        try:
+            series = services.metric_series(self.state.config, metric, object_type, object_id)
+        except Exception as exc:
+            self.app.call_from_thread(self._status, f"store not readable: {exc}")
+            return
         self.app.call_from_thread(self._show_series, metric, object_id, series)
 
     def _show_series(self, metric: str, object_id: str, series: list[tuple[date, float]]) -> None:
