@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 from pendo_tui.config.secrets import StaticSecrets
-from pendo_tui.sim.demo import demo_config
+from pendo_tui.sim.demo import demo_config, demo_simulator
 from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
-from pendo_tui.sim.demo import demo_simulator
 from pendo_tui.tui.app import PANES, PendoTuiApp
 
 SIZE = (140, 44)
