@@ -154,16 +154,13 @@ def _context(args: argparse.Namespace) -> Iterator[Context]:
 
 @contextlib.contextmanager
 def _demo_context() -> Iterator[Context]:
-    from pendo_tui.config.secrets import StaticSecrets
-    from pendo_tui.sim.demo import demo_config
-    from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
-    from pendo_tui.sim.server import Simulator
+    from pendo_tui.sim.demo import demo_config, demo_secrets, demo_simulator
 
-    with tempfile.TemporaryDirectory(prefix="pendo-tui-demo-") as tmp, Simulator() as sim:
+    # The demo dataset is dated at the current hour so sync windows (real clock) find data.
+    with tempfile.TemporaryDirectory(prefix="pendo-tui-demo-") as tmp, demo_simulator() as sim:
         store_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
         config = demo_config(sim.base_url, store_url)
-        secrets = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_SECRET)
-        yield Context(config=config, config_path=None, secrets=secrets, demo=sim)
+        yield Context(config=config, config_path=None, secrets=demo_secrets(), demo=sim)
 
 
 def _print_error(err: BaseException, debug: bool) -> None:

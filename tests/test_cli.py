@@ -180,7 +180,7 @@ def test_second_concurrent_run_exits_6(tmp_path: Path) -> None:
         )
     store.close()
     assert proc.returncode == 6, proc.stderr
-    assert "another run" in proc.stderr.lower()
+    assert "another run is in progress" in proc.stderr.lower()
 
 
 def test_console_script_installed() -> None:
