@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -23,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from .types import UtcDateTime
 
 # History: 1 = first layout; 2 = requests.kind, request_body_size, response_body_size.
 SCHEMA_VERSION = 2
@@ -35,8 +36,8 @@ schema_info = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("migrated_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("migrated_at", UtcDateTime(), nullable=True),
 )
 
 companies = Table(
@@ -45,8 +46,8 @@ companies = Table(
     Column("external_id", String(512), primary_key=True),
     Column("name", String(1024)),
     Column("source", String(32), nullable=False, default="pendo"),  # pendo | sql | csv
-    Column("last_seen", DateTime(timezone=True)),
-    Column("last_active", DateTime(timezone=True)),
+    Column("last_seen", UtcDateTime()),
+    Column("last_active", UtcDateTime()),
 )
 
 end_users = Table(
@@ -59,8 +60,8 @@ end_users = Table(
     Column("surname", String(512)),
     Column("company_external_id", String(512), index=True),
     Column("created_by", String(64)),  # "pendo-tui:<mapping>" when auto-created, else origin
-    Column("last_seen", DateTime(timezone=True)),
-    Column("last_active", DateTime(timezone=True)),
+    Column("last_seen", UtcDateTime()),
+    Column("last_active", UtcDateTime()),
 )
 
 assets = Table(
@@ -110,8 +111,8 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),  # sync | resync_all | dry_run | check
     Column("mappings", JSON),  # list of mapping/sync names the run covered
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
     Column("status", String(16), nullable=False),  # running | ok | failed | rejected
     Column("summary", JSON),
     Column("error", Text),
@@ -122,7 +123,7 @@ requests = Table(
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("method", String(8), nullable=False),
     Column("url", Text, nullable=False),
     Column("status", Integer),  # NULL = no response (network error)
@@ -147,7 +148,7 @@ pull_state = Table(
     Column("mapping", String(256), primary_key=True),
     Column("cursor_day", Date),  # last day whose data is committed
     Column("fingerprint", String(128)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", UtcDateTime()),
 )
 
 push_state = Table(
@@ -157,7 +158,7 @@ push_state = Table(
     Column("key", String(1024), primary_key=True),
     Column("value_hash", String(128)),
     Column("status", String(16), nullable=False),  # in_flight | delivered | rejected | missing
-    Column("delivered_at", DateTime(timezone=True)),
+    Column("delivered_at", UtcDateTime()),
     Column("run_id", Integer),
 )
 

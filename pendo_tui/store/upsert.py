@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator
 
 COPY_THRESHOLD = 1_000  # rows; below this the temp-table round trips cost more than COPY saves
 
@@ -113,6 +114,10 @@ def _copy_merge(
     target = _q(conn, table.name)
     tmp = _q(conn, f"_pendo_upsert_{table.name}")
     json_cols = {c for c in cols if isinstance(table.c[c].type, JSON)}
+    # COPY takes Python values as they are: apply our own type decorators (UTC times).
+    decorated = {
+        n: table.c[c].type for n, c in enumerate(cols) if isinstance(table.c[c].type, TypeDecorator)
+    }
     import psycopg  # only PostgreSQL stores need the driver loaded
 
     # Same column types as the target, no constraints: COPY is then a pure append.
@@ -125,12 +130,13 @@ def _copy_merge(
     try:
         with raw.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[union-attr]
             for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[c]) if c in json_cols and row[c] is not None else row[c]
-                        for c in cols
-                    ]
-                )
+                values = [
+                    json.dumps(row[c]) if c in json_cols and row[c] is not None else row[c]
+                    for c in cols
+                ]
+                for n, coltype in decorated.items():
+                    values[n] = coltype.process_bind_param(values[n], conn.dialect)
+                copy.write_row(values)
     except psycopg.Error as exc:  # same exception family as every other store call
         raise DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
     conn.exec_driver_sql(

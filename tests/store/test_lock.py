@@ -54,7 +54,8 @@ def _start_holder(url: str) -> subprocess.Popen[str]:
     line = proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
     if line.strip() != "locked":
         proc.kill()
-        pytest.fail(f"lock holder did not start: {line!r} {proc.stderr.read()}")  # type: ignore[union-attr]
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"lock holder did not start: {line!r} {err}")
     return proc
 
 
@@ -98,8 +99,7 @@ def test_lock_across_processes(store: Store, store_url: str) -> None:
         assert trier.returncode == ExitCode.LOCKED, trier.stderr
         assert "Another run is in progress on the" in trier.stdout
     finally:
-        holder.stdin.close()  # type: ignore[union-attr]
-        holder.wait(timeout=30)
+        holder.communicate(timeout=30)  # closes its stdin: it releases the lock and exits
     with store.lock():  # released when the holder finished
         pass
 
@@ -108,7 +108,7 @@ def test_lock_of_a_killed_run_is_released(store: Store, store_url: str) -> None:
     """A crashed run never leaves a stale lock (kernel / server session releases it)."""
     holder = _start_holder(store_url)
     os.kill(holder.pid, signal.SIGKILL)
-    holder.wait(timeout=30)
+    holder.communicate(timeout=30)
     deadline = time.monotonic() + 10  # PostgreSQL notices the closed socket asynchronously
     while True:
         try:

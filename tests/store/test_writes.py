@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -160,3 +161,32 @@ def test_delete_where(store: Store) -> None:
     assert _count(store, "activities") == 1000
     with pytest.raises(ValueError, match="refusing"), store.begin() as conn:
         store.delete_where(conn, "activities", {})
+
+
+@pytest.mark.parametrize("n", [3, COPY_THRESHOLD + 5])
+def test_timestamps_are_stored_in_utc_and_read_back_aware(store: Store, n: int) -> None:
+    """SQLite has no timezone type: without normalising, offsets would be silently lost."""
+    ny = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("America/New_York"))  # EST: 14:00 UTC
+    naive = datetime(2026, 3, 2, 12, 0)  # taken as UTC
+    rows = [
+        {"sync": "s", "key": f"k{i}", "status": "delivered", "delivered_at": ny if i % 2 else naive}
+        for i in range(n)
+    ]
+    with store.begin() as conn:
+        store.upsert(conn, "push_state", rows)
+        conn.execute(
+            schema.runs.insert().values(id=1, kind="sync", started_at=ny, status="running")
+        )
+    with store.connect() as conn:
+        query = select(schema.push_state.c.key, schema.push_state.c.delivered_at)
+        got = {key: when for key, when in conn.execute(query)}
+        started = conn.execute(select(schema.runs.c.started_at)).scalar_one()
+        later = conn.execute(
+            select(func.count())
+            .select_from(schema.push_state)
+            .where(schema.push_state.c.delivered_at > datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
+        ).scalar()
+    assert got["k1"] == datetime(2026, 3, 2, 14, 0, tzinfo=UTC) and got["k1"].tzinfo == UTC
+    assert got["k0"] == datetime(2026, 3, 2, 12, 0, tzinfo=UTC) and got["k0"].tzinfo == UTC
+    assert started == ny and started.tzinfo == UTC
+    assert later == n // 2  # compared as instants in SQL, not as wall-clock text
