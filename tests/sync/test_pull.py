@@ -287,3 +287,17 @@ def test_active_mapping_moves_last_seen_forward_only(sim, client, store):
     eng.resync_all(config.pull)
     with store.connect() as conn:
         assert dict(conn.execute(select(u.c.external_id, u.c.last_seen)).all()) == seen
+
+
+def test_without_timezone_days_still_match_and_last_two_are_reread(sim, client, store):
+    ds = sim.dataset
+    page = ds.find("pages", "Dashboard")
+    pull = [{"name": "dash", "kind": "page", "id": page["id"]}]
+    config, eng = engine(sim, client, store, pull, pendo={"timezone": None})
+    eng.sync(config.pull[0])  # the window crosses the March DST change in New York
+    first, last = ds.today - timedelta(days=20), ds.today - timedelta(days=1)
+    acts, _ = usage(ds, "pageId", page["id"], first, last)
+    assert stored_activities(store, "dash") == acts
+    again = eng.sync(config.pull[0])
+    assert (again.first_day, again.days) == ((ds.today - timedelta(days=2)).isoformat(), 2)
+    assert stored_activities(store, "dash") == acts
