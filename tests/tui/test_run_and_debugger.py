@@ -174,6 +174,7 @@ def _record(seq: int) -> RequestRecord:
     )
 
 
+@pytest.mark.slow
 async def test_debugger_keeps_up_with_a_flood_of_calls(make_app, demo_cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """3,000 calls at well over 200/s from an engine thread: all shown, bounded, UI alive."""
     log = RequestLog()

@@ -22,6 +22,7 @@ from pendo_tui.tui.app import PendoTuiApp
 from .conftest import SIZE
 from .helpers import wait_for
 
+pytestmark = pytest.mark.slow  # ~20 s together; CI runs them (deselect with -m "not slow")
 SNAPSHOT_PORT = 47391  # fixed: the custom URL is on screen
 
 
