@@ -61,6 +61,9 @@ def sim() -> Iterator[Simulator]:
 
 def _config(sim: Simulator, store_url: str, **alerts: Any) -> Any:
     cfg = demo_config(sim.base_url, store_url)
+    # Fault tests must fail fast: two tries, at most a second of backoff.
+    pendo = cfg.pendo.model_copy(update={"max_retries": 1, "max_retry_seconds": 1.0})
+    cfg = cfg.model_copy(update={"pendo": pendo})
     if alerts:
         cfg = cfg.model_copy(update={"alerts": AlertSettings(**alerts)})
     return cfg
