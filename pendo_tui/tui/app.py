@@ -40,7 +40,7 @@ from pendo_tui.tui.screens.push import PushPane
 from pendo_tui.tui.screens.run import RunPane
 from pendo_tui.tui.screens.segments import SegmentsPane
 from pendo_tui.tui.screens.timezone import TimezonePane
-from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus
+from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus, dotted
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
@@ -277,7 +277,7 @@ class PendoTuiApp(App[int]):
         except ConfigError as exc:
             field_errors = getattr(exc, "field_errors", None) or {}
             for pane in self.query(Pane):
-                show_errors(pane, dict(field_errors))
+                show_errors(pane, {dotted(k): v for k, v in field_errors.items()})
             self.show_error(exc)
             return
         except PendoTuiError as exc:

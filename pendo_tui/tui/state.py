@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -50,8 +51,22 @@ def _resync_fingerprint(config: Config) -> str:
     )
 
 
-def errors_by_path(exc: ValidationError) -> dict[str, str]:
-    """Pydantic errors → {"pendo.days_to_sync": "Input should be ..."}."""
+def dotted(key_path: str) -> str:
+    """TOML key path ``pull[2].segment`` → the widgets' form ``pull.2.segment``."""
+    return re.sub(r"\[(\d+)\]", r".\1", key_path)
+
+
+def errors_by_path(exc: ValidationError, data: Any = None) -> dict[str, str]:
+    """Validation errors → {"pendo.days_to_sync": "must be between 1 and 365"}, in the
+    config package's words (the same the CLI prints)."""
+    try:
+        from pendo_tui.config.validation_errors import format_validation_error
+
+        field_errors = format_validation_error(exc, None, data).field_errors
+    except Exception:  # fall back to pydantic's own wording
+        field_errors = {}
+    if field_errors:
+        return {dotted(k): v for k, v in field_errors.items()}
     out: dict[str, str] = {}
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"]) or "config"
@@ -100,7 +115,7 @@ class AppState:
         try:
             new = Config.model_validate(data)
         except ValidationError as exc:
-            return errors_by_path(exc)
+            return errors_by_path(exc, data)
         if new != self.config:
             self.config = new
             self.dirty = True

@@ -126,4 +126,8 @@ async def test_add_pes_and_model_errors_show_in_editor(demo_app: PendoTuiApp) ->
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(demo_app.screen, PullEditor)
-        assert "unique" in str(editor.query_one("#pe-errors").render())
+        name_row = editor.query_one("#pe-name", Input).parent
+        shown = str(name_row.query_one(".form-error").render()) + str(
+            editor.query_one("#pe-errors").render()
+        )
+        assert "unique" in shown
