@@ -67,10 +67,16 @@ def check_connection(state: AppState, request_log: Any = None) -> ConnectionStat
         return ConnectionStatus(
             "error", f"Pendo says the key is not valid for {state.config.pendo.base_url}"
         )
-    access = (
-        "read & write" if info.write_access else "read only (enough for pull; push needs write)"
-    )
-    return ConnectionStatus("ok", f"Connection is active — {access}", bool(info.write_access))
+    if info.write_access:
+        return ConnectionStatus("ok", "Connection is active — read & write", True)
+    pushes = [p.name for p in state.config.push if p.enabled]
+    if pushes:
+        return ConnectionStatus(
+            "ok",
+            "Connection is active — read only: enough for pull, but push syncs "
+            f"({', '.join(pushes)}) need a key with write access",
+        )
+    return ConnectionStatus("ok", "Connection is active — read only (enough for pull)")
 
 
 # -- catalogues for pickers -------------------------------------------------------------

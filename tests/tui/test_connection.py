@@ -111,3 +111,15 @@ async def test_custom_url_validation_shows_next_to_field(
         assert "has-error" in row.classes
         assert "loopback" in str(row.query_one(".form-error").render())
         assert app.state.config.pendo.domain == sim.base_url  # invalid value not applied
+
+
+async def test_read_key_with_push_syncs_names_them(
+    make_app: Callable[..., PendoTuiApp], demo_cfg: Config
+) -> None:
+    from pendo_tui.config.secrets import StaticSecrets
+
+    app = make_app(demo_cfg, StaticSecrets(integration_key=DEMO_READ_KEY))
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.state.connection.state == "ok")
+        text = str(app.query_one("#status-badge").render())
+        assert "read only" in text and "Warehouse events" in text and "write access" in text
