@@ -157,7 +157,10 @@ async def test_identity_rules_and_preview(demo_app: PendoTuiApp) -> None:
         email.value = ""
         ext.value = "-"
         await pilot.pause()
-        assert "email" in str(demo_app.query_one("#id-errors").render())  # '-' needs email
+        shown = str(demo_app.query_one("#id-errors").render()) + "".join(
+            str(w.render()) for w in demo_app.query("#identity .form-error")
+        )
+        assert "end_user_email is not set" in shown  # '-' needs email
         email.value = "agent.email"
         await pilot.pause()
         assert demo_app.state.config.identity.end_user_external_id == "-"
@@ -170,3 +173,20 @@ async def test_identity_rules_and_preview(demo_app: PendoTuiApp) -> None:
         assert await wait_for(pilot, lambda: "visitors:" in str(result.render()), 20)
         assert "match by email" in str(result.render())
         assert demo_app.query_one(Switch).value is True  # demo: auto-create on
+
+
+async def test_companies_source_needs_its_fields(demo_app: PendoTuiApp) -> None:
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        assert await wait_for(pilot, lambda: demo_app.panes_ready)
+        path = demo_app.query_one("#co-path", Input)
+        assert not path.parent.display
+        demo_app.query_one("#co-source", Select).value = "csv"
+        await pilot.pause()
+        assert path.parent.display
+        assert demo_app.state.config.companies.source == "pendo"  # csv without path refused
+        assert "path" in str(demo_app.query_one("#co-errors").render())
+        path.value = "companies.csv"
+        await pilot.pause()
+        assert demo_app.state.config.companies.source == "csv"
+        assert demo_app.state.config.companies.path == "companies.csv"

@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Static, Switch
+from textual.widgets import Button, Input, Select, Static, Switch
 
 from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
@@ -36,7 +36,7 @@ class IdentityPane(Pane):
         for field, label, help in FIELDS:
             yield FormRow(
                 label,
-                Input(getattr(ident, field) or "", id=f"id-{field}"),
+                Input(getattr(ident, field) or "", id=f"id-{field}", classes="identity-field"),
                 f"identity.{field}",
                 help,
             )
@@ -46,6 +46,30 @@ class IdentityPane(Pane):
                 "Auto-create end users (only when the visitor's company id is populated and "
                 "that company exists)"
             )
+        companies = self.state.config.companies
+        yield Static("Companies come from", classes="section-title")
+        yield FormRow(
+            "Source",
+            Select(
+                [
+                    ("Pendo accounts (names from account metadata)", "pendo"),
+                    ("SQL query", "sql"),
+                    ("CSV file", "csv"),
+                ],
+                value=companies.source,
+                allow_blank=False,
+                id="co-source",
+            ),
+            "companies.source",
+        )
+        yield FormRow("Database URL", Input(companies.url or "", id="co-url"), "companies.url")
+        yield FormRow(
+            "Query (columns external_id, name)",
+            Input(companies.query or "", id="co-query"),
+            "companies.query",
+        )
+        yield FormRow("CSV path", Input(companies.path or "", id="co-path"), "companies.path")
+        yield Static("", id="co-errors", classes="form-error")
         with Horizontal(classes="modal-buttons"):
             yield Button("Suggest fields from Pendo", id="id-suggest")
             yield Button("Preview matching (dry run)", id="id-preview", variant="primary")
@@ -115,7 +139,32 @@ class IdentityPane(Pane):
                 lines.append(f"  skipped ({reason}): {n}" + (f" — e.g. {ex}" if ex else ""))
         self.query_one("#id-preview-result", Static).update("\n".join(lines))
 
-    @on(Input.Changed)
+    def on_mount(self) -> None:
+        self._show_company_fields()
+
+    def _show_company_fields(self) -> None:
+        source = self.query_one("#co-source", Select).value
+        self.query_one("#co-url").parent.display = source == "sql"  # type: ignore[union-attr]
+        self.query_one("#co-query").parent.display = source == "sql"  # type: ignore[union-attr]
+        self.query_one("#co-path").parent.display = source == "csv"  # type: ignore[union-attr]
+
+    @on(Select.Changed, "#co-source")
+    @on(Input.Changed, "#co-url, #co-query, #co-path")
+    def _apply_companies(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()
+        self._show_company_fields()
+        data = {
+            "source": str(self.query_one("#co-source", Select).value),
+            "url": self.query_one("#co-url", Input).value.strip() or None,
+            "query": self.query_one("#co-query", Input).value.strip() or None,
+            "path": self.query_one("#co-path", Input).value.strip() or None,
+        }
+        errors = self.state.propose({"companies": data})
+        rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("companies")})
+        self.query_one("#co-errors", Static).update("\n".join(rest))
+        self.changed()
+
+    @on(Input.Changed, ".identity-field")
     @on(Switch.Changed)
     def _apply(self) -> None:
         data = {
@@ -126,6 +175,6 @@ class IdentityPane(Pane):
         data["end_user_external_id"] = data["end_user_external_id"] or "visitorId"
         data["auto_create_end_users"] = self.query_one("#id-auto", Switch).value
         errors = self.state.propose({"identity": data})
-        rest = show_errors(self, errors)
+        rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("identity")})
         self.query_one("#id-errors", Static).update("\n".join(rest))
         self.changed()
