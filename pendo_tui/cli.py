@@ -225,4 +225,3 @@ def _open_tui(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

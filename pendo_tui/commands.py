@@ -79,7 +79,7 @@ def _print_request(r: RequestRecord) -> None:
     )
 
 
-class _progress_printer:  # noqa: N801 - used as a context manager, reads like a function
+class _progress_printer:
     """A progress bar per mapping on a TTY (rich), one line per phase change otherwise."""
 
     def __init__(self, quiet: bool) -> None:

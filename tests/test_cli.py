@@ -60,7 +60,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["--json"], "--json needs"),
     ],
 )
-def test_usage_errors_exit_2(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err

@@ -29,7 +29,7 @@ SECRETS = StaticSecrets(integration_key=DEMO_WRITE_KEY, track_secret=DEMO_TRACK_
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
         type(self).received.append(json.loads(body or b"{}"))

@@ -7,6 +7,7 @@ returns a ``RunSummary`` whose ``exit_code`` follows spec §8.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections import deque
@@ -393,7 +394,5 @@ def _record_run(store: Store, summary: RunSummary) -> None:
 
 def _safe(fn: Any) -> None:
     """Bookkeeping after a failure must not hide the failure itself."""
-    try:
+    with contextlib.suppress(Exception):
         fn()
-    except Exception:  # noqa: BLE001
-        pass
