@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import Button, DataTable, Input, Select
 
 from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
 from pendo_tui.sim.keys import DEMO_WRITE_KEY
@@ -19,6 +19,7 @@ from pendo_tui.tui.app import PendoTuiApp
 from pendo_tui.tui.screens.debugger import SHOWN_MAX, DebuggerPane
 from pendo_tui.tui.screens.run import RunPane
 from pendo_tui.tui.widgets.confirm import ConfirmModal
+from pendo_tui.tui.widgets.mapping_progress import MappingProgress
 from pendo_tui.tui.widgets.request_detail import RequestDetail
 
 from .conftest import SIZE
@@ -87,8 +88,13 @@ async def test_past_run_in_debugger_and_har_export(demo_app: PendoTuiApp, tmp_pa
         run = demo_app.query_one(RunPane)
         assert await wait_for(pilot, lambda: demo_app.state.connection.state == "ok")
         await pilot.press("f8")
-        run.start_run("sync", ["Weekly usage report"])
+        row = next(w for w in run.query(MappingProgress) if w.mapping_name == "Weekly usage report")
+        row.query_one(Button).press()  # that mapping's own "Sync now"
         assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        message = str(row.query_one(".mp-message").render())
+        assert message.startswith("ok") and "rows fetched" in message
+        others = [w for w in run.query(MappingProgress) if w is not row]
+        assert all(str(w.query_one(".mp-message").render()) == "idle" for w in others)
         await pilot.press("f9")
         source = demo_app.query_one("#dbg-source", Select)
 
