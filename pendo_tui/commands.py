@@ -139,7 +139,20 @@ def _print_summary(s: RunSummary) -> None:
                 print(f"       {key}: {reasons}")
         if item.get("error"):
             print(f"       error: {item['error']}")
+    if s.identity_preview:
+        _print_identity_preview(s.identity_preview)
     if s.error and s.status != "failed":
         print(f"  {s.error}")
     for problem in s.alerts:
         print(f"  alert: {problem}")
+
+
+def _print_identity_preview(p: dict[str, Any]) -> None:
+    print(
+        f"  identity: {p['visitors']} visitors — {p['matched_by_email']} match by email, "
+        f"{p['matched_by_id']} by id, {p['would_create']} would be created, "
+        f"{sum(p['skipped'].values())} skipped"
+    )
+    for reason, n in p["skipped"].items():
+        examples = ", ".join(p["examples"].get(f"skipped:{reason}", []))
+        print(f"       skipped {reason}: {n}" + (f" (e.g. {examples})" if examples else ""))

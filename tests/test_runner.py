@@ -133,9 +133,14 @@ def test_lock_held_raises_at_once(sim: Simulator, tmp_path: Path) -> None:
 def test_dry_run_writes_nothing(sim: Simulator, store_url: str) -> None:
     summary = run(_config(sim, store_url), SECRETS, dry_run=True)
     assert summary.status == "planned" and summary.run_id is None
+    preview = summary.identity_preview
+    assert preview is not None and preview["visitors"] > 0
+    assert preview["skipped"].get("anonymous", 0) > 0  # the demo has anonymous visitors
     assert sim.state.track_events == []
     store = open_store(store_url)
     with store.engine.connect() as conn:
         assert conn.execute(select(schema.runs)).all() == []
         assert conn.execute(select(schema.metrics)).all() == []
+        assert conn.execute(select(schema.end_users)).all() == []
+        assert conn.execute(select(schema.companies)).all() == []
     store.close()

@@ -45,6 +45,8 @@ class RunSummary:
     items: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # Dry runs: how Pendo's visitors would be matched, created or skipped (spec §2).
+    identity_preview: dict[str, Any] | None = None
     alerts: list[str] = field(default_factory=list)
     exit_code: int = ExitCode.OK
 
@@ -247,6 +249,8 @@ def _run_pulls(
     if not pulls:
         return
     if dry_run:
+        auto = next((m for m in pulls if m.auto_create_users), None)
+        summary.identity_preview = engine.preview_identity(mapping=auto)
         for m in pulls:
             plan = engine.plan(m, resync=kind == "resync_all")
             summary.items.append({"type": "pull", "name": m.name, "status": "planned", **plan})
