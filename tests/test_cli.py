@@ -190,3 +190,11 @@ def test_console_script_installed() -> None:
     assert exe, "pip install -e . must put pendo-tui on PATH"
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
+
+
+def test_resync_all_refuses_a_push_sync_name(capsys: pytest.CaptureFixture[str]) -> None:
+    from pendo_tui.sim.demo import demo_config
+
+    push_name = demo_config("http://127.0.0.1:1", "sqlite://").push[0].name
+    assert main(["--demo", "--resync-all", "--mapping", push_name]) == 2
+    assert "is a push sync" in capsys.readouterr().err

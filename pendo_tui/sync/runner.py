@@ -145,7 +145,12 @@ def run(
     (bad names, lock held, store unreachable, missing key)."""
     pulls, pushes = select_work(config, mappings)
     if kind == "resync_all":
-        pushes = [] if not mappings else pushes
+        if mappings and pushes:
+            raise UsageError(
+                f"--resync-all rebuilds pull mappings; {pushes[0].name!r} is a push sync",
+                "Run push syncs with --sync (they send only what changed).",
+            )
+        pushes = []
     own_store = store is None
     store = store or open_store(config.store.url)
     try:
