@@ -85,6 +85,8 @@ def test_run_is_recorded_with_requests_and_no_secrets(sim: Simulator, store_url:
     assert row.status == "ok" and row.finished_at is not None
     assert row.summary["totals"]["rows_written"] > 0
     assert len(reqs) == len(log.records()) > 0
+    assert {r.kind for r in reqs} >= {"aggregation", "track"}
+    assert all(r.response_body_size is not None for r in reqs)
     dump = json.dumps([dict(r._mapping) for r in reqs], default=str)
     assert DEMO_WRITE_KEY not in dump and DEMO_TRACK_SECRET not in dump
 

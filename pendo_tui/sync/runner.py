@@ -104,6 +104,9 @@ class RequestPersister:
             "response_body": r.response_body,
             "error": r.error,
             "attempt": r.attempt,
+            "kind": r.kind,
+            "request_body_size": r.request_body_size,
+            "response_body_size": r.response_body_size,
         }
 
 
