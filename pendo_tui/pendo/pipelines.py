@@ -12,6 +12,7 @@ import json
 from typing import Any, Literal
 
 ALL_APPS = 'expandAppIds("*")'
+# Sources whose rows are bucketed in time: Pendo requires a timeSeries for them.
 EVENT_SOURCES = frozenset(
     {
         "events",

@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# Sources whose rows are bucketed in time: Pendo requires a timeSeries for them.
+from pendo_tui.pendo.pipelines import EVENT_SOURCES
 from pendo_tui.sim.expr import (
     ANONYMOUS_PREFIX,
     Compiled,
@@ -42,23 +44,6 @@ HOUR_RANGE = "hourRange"
 HOUR_MS = 3_600_000
 MAX_BUCKETS = 100_000
 
-# Sources whose rows are bucketed in time: Pendo requires a timeSeries for them.
-EVENT_SOURCES = frozenset(
-    {
-        "events",
-        "pageEvents",
-        "featureEvents",
-        "trackEvents",
-        "guideEvents",
-        "pollEvents",
-        "singleEvents",
-        "guidesSeen",
-        "guidesSeenEver",
-        "pollsSeen",
-        "pollsSeenEver",
-        "emailEvents",
-    }
-)
 # Real Pendo steps this simulator does not implement: say so rather than "unknown".
 UNSUPPORTED_STEPS = frozenset(
     {"join", "merge", "cat", "switch", "unmarshal", "treeify", "sessionReplays"}

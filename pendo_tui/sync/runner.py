@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -277,18 +277,7 @@ def _run_pulls(
                 _safe(persister.flush)
         return
     for m in pulls:
-        try:
-            res = engine.sync(m)
-            summary.items.append(_item("pull", m.name, "ok", res))
-        except PendoTuiError as err:
-            summary.items.append(_item("pull", m.name, "failed", None, err))
-            _note_failure(summary, err)
-            emit(progress, ProgressEvent(mapping=m.name, phase="failed", message=str(err)))
-            if err.exit_code == ExitCode.AUTH:
-                raise  # a bad key fails every later mapping the same way
-        finally:
-            if persister:
-                _safe(persister.flush)
+        _run_item(summary, "pull", m.name, lambda m=m: engine.sync(m), persister, progress)
 
 
 def _run_pushes(
@@ -304,18 +293,30 @@ def _run_pushes(
             plan = engine.plan(s)
             summary.items.append({"type": "push", "name": s.name, "status": "planned", **plan})
             continue
-        try:
-            res = engine.sync(s)
-            summary.items.append(_item("push", s.name, "ok", res))
-        except PendoTuiError as err:
-            summary.items.append(_item("push", s.name, "failed", None, err))
-            _note_failure(summary, err)
-            emit(progress, ProgressEvent(mapping=s.name, phase="failed", message=str(err)))
-            if err.exit_code == ExitCode.AUTH:
-                raise
-        finally:
-            if persister:
-                _safe(persister.flush)
+        _run_item(summary, "push", s.name, lambda s=s: engine.sync(s), persister, progress)
+
+
+def _run_item(
+    summary: RunSummary,
+    kind: str,
+    name: str,
+    work: Callable[[], Any],
+    persister: RequestPersister | None,
+    progress: ProgressCallback | None,
+) -> None:
+    """Run one mapping or sync; its failure is recorded and the run goes on, except an
+    auth failure, which would fail every later item the same way."""
+    try:
+        summary.items.append(_item(kind, name, "ok", work()))
+    except PendoTuiError as err:
+        summary.items.append(_item(kind, name, "failed", None, err))
+        _note_failure(summary, err)
+        emit(progress, ProgressEvent(mapping=name, phase="failed", message=str(err)))
+        if err.exit_code == ExitCode.AUTH:
+            raise
+    finally:
+        if persister:
+            _safe(persister.flush)
 
 
 def _item(
