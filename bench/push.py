@@ -26,6 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+# Measure this checkout, even when another one is pip-installed in editable mode.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from pendo_tui.config.model import Config, PushSync
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
@@ -51,6 +54,7 @@ def peak_rss_mb() -> float:
 def simulator(visitors: int) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(visitors)],
+        cwd=Path(__file__).resolve().parents[1],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -206,6 +206,10 @@ def _sqlite_engine(parsed: StoreUrl) -> Engine:
         try:
             if path is not None:
                 cur.execute("PRAGMA journal_mode=WAL")  # readers never block the sync
+                # WAL + NORMAL: a commit survives a process crash or SIGKILL (it is in the
+                # WAL file, which the OS keeps); only a power loss may drop the last ones.
+                # Spares one fsync per commit (the push engine commits per event group).
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:
