@@ -29,6 +29,7 @@ from pendo_tui.sync.push_objects import (
     plan_objects,
     push_objects,
 )
+from pendo_tui.sync.push_prefetch import prefetched
 from pendo_tui.sync.push_result import PushResult
 from pendo_tui.sync.push_state import DELIVERED, PushState
 
@@ -120,7 +121,7 @@ class PushEngine:
             known = ctx.state.load()
             seen: set[str] | None = set() if sync.on_delete == "delete" else None
             if sync.kind == "events":
-                push_events(ctx, plan_events(ctx, reader.rows(), known, seen))
+                push_events(ctx, plan_events(ctx, prefetched(reader.rows()), known, seen))
                 vanished = _vanished(known, seen)
                 if vanished:
                     res.vanished = len(vanished)

@@ -20,10 +20,11 @@ Keys already ``delivered`` are never sent again.
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from pendo_tui.config.model import PushSync
@@ -225,26 +226,34 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
     """Send events with bounded concurrency, keeping ``push_state`` exact at every commit."""
     s, res = ctx.sync, ctx.result
     fatal: BaseException | None = None
-    pending: dict[Future[None], PlannedEvent] = {}
+    # Workers report each settled call here: one queue get per call, where
+    # ``concurrent.futures.wait`` re-armed a waiter on every pending future each time.
+    outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+    on_the_wire = 0
     finished: list[_Outcome] = []
     exhausted = False
     refill_at = max(1, s.concurrency // 2)
 
     def send(event: PlannedEvent) -> None:
-        ctx.calls.add()
-        ctx.client.track(event.payload)
+        try:
+            ctx.calls.add()
+            ctx.client.track(event.payload)
+        except BaseException as exc:  # reported to the main thread, which decides
+            outcomes.put(_Outcome(event, exc))
+        else:
+            outcomes.put(_Outcome(event, None))
 
     with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-track") as pool:
         while True:
             fresh: list[PlannedEvent] = []
             # Refill only when a few slots are free: one state commit then covers several
-            # events (each commit is an fsync on SQLite) while most slots stay busy.
-            refill = not pending or s.concurrency - len(pending) >= refill_at
+            # events while most slots stay busy.
+            refill = not on_the_wire or s.concurrency - on_the_wire >= refill_at
             while (
                 refill
                 and fatal is None
                 and not exhausted
-                and len(pending) + len(fresh) < s.concurrency
+                and on_the_wire + len(fresh) < s.concurrency
             ):
                 try:
                     nxt = next(events, None)
@@ -254,7 +263,7 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
                     exhausted = True
                 else:
                     fresh.append(nxt)
-            # Settled calls ride along with the next in-flight marks (one fsync for both),
+            # Settled calls ride along with the next in-flight marks (one commit for both),
             # or are written on their own once nothing more will be marked.
             winding_down = exhausted or fatal is not None
             if fresh or (winding_down and (finished or ctx.pending_rejects)):
@@ -262,20 +271,31 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
                 finished = []
             for event in fresh:
                 res.sent += 1
-                pending[pool.submit(send, event)] = event
-            if not pending:
+                pool.submit(send, event)
+            on_the_wire += len(fresh)
+            if not on_the_wire:
                 break
-            done, _ = wait(pending, timeout=60, return_when=FIRST_COMPLETED)
-            for fut in done:
-                event = pending.pop(fut)
-                err = fut.exception()
+            try:
+                done = [outcomes.get(timeout=60)]
+            except queue.Empty:
+                continue
+            while True:
+                try:
+                    done.append(outcomes.get_nowait())
+                except queue.Empty:
+                    break
+            on_the_wire -= len(done)
+            for outcome in done:
+                err = outcome.error
                 if err is None:
                     res.delivered += 1
                 elif isinstance(err, BadRequestError) and not isinstance(err, AuthError):
-                    ctx.reject(event.key, "pendo_rejected", err.server_message or err.message)
+                    ctx.reject(
+                        outcome.event.key, "pendo_rejected", err.server_message or err.message
+                    )
                 elif fatal is None:
                     fatal = err
-                finished.append(_Outcome(event, err))
+            finished.extend(done)
             ctx.report("send", res.sent)
     ctx.report("send", res.sent, force=True)
     if fatal is not None:

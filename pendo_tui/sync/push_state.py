@@ -28,6 +28,9 @@ REJECTED = "rejected"
 
 # Rows per statement when writing state, so one huge batch never builds a giant statement.
 WRITE_CHUNK = 500
+# SQLite: rows per multi-row INSERT (6 parameters each: under SQLite's oldest limit of 999).
+SQLITE_ROWS_PER_STATEMENT = 150
+_STATE_COLS = ("sync", "key", "value_hash", "status", "delivered_at", "run_id")
 
 
 class KeyState(NamedTuple):
@@ -87,6 +90,10 @@ class PushState:
             }
             for u in updates
         ]
+        if getattr(self.store, "dialect", None) == "sqlite":
+            for i in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
+                _sqlite_upsert_one_statement(conn, rows[i : i + SQLITE_ROWS_PER_STATEMENT])
+            return
         for i in range(0, len(rows), WRITE_CHUNK):
             self.store.upsert(conn, schema.push_state, rows[i : i + WRITE_CHUNK], ["sync", "key"])
 
@@ -108,3 +115,27 @@ class PushState:
             self.store.upsert(
                 conn, schema.push_rejects, rows[i : i + WRITE_CHUNK], ["run_id", "sync", "key"]
             )
+
+
+def _sqlite_upsert_one_statement(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``Store.upsert`` of push_state rows as ONE multi-row statement (same values and
+    conflict rule; a repeated key: the last row wins, as there).
+
+    The events pusher writes state on its sending thread between track calls. The SQLite
+    driver releases the GIL for every row of an ``executemany``, and with 32 HTTP threads
+    each release costs a wait to get it back: one statement is one release.
+    """
+    t = schema.push_state
+    procs = [t.c[c].type.bind_processor(conn.dialect) for c in _STATE_COLS]
+    params: list[Any] = []
+    for row in rows:
+        for col, proc in zip(_STATE_COLS, procs, strict=True):
+            value = row[col]
+            params.append(proc(value) if proc is not None else value)
+    one = "(" + ", ".join("?" * len(_STATE_COLS)) + ")"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLS[2:])
+    conn.exec_driver_sql(
+        f"INSERT INTO push_state ({', '.join(_STATE_COLS)}) VALUES {', '.join([one] * len(rows))}"
+        f" ON CONFLICT (sync, key) DO UPDATE SET {updates}",
+        tuple(params),
+    )
