@@ -121,6 +121,7 @@ class PendoTuiApp(App[int]):
         self._unsubscribe: Any = None
         self._panes_ready = False
         self._pending_pane: str | None = None
+        self._pending_focus = False
         # RequestLog → debugger: the engine thread only appends here (bounded, thread-safe);
         # the debugger drains it on a timer. See screens/debugger.py.
         self.incoming: deque[Any] = deque(maxlen=INCOMING_MAX)
@@ -162,7 +163,7 @@ class PendoTuiApp(App[int]):
         await self.query_one("#panes", ContentSwitcher).mount_all(panes)
         self._panes_ready = True
         if self._pending_pane:
-            self._switch(self._pending_pane)
+            self._switch(self._pending_pane, focus=self._pending_focus)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._mount_other_panes)
@@ -186,22 +187,35 @@ class PendoTuiApp(App[int]):
 
     # -- navigation ----------------------------------------------------------------------
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+        # Arrow keys in the sidebar preview a pane; focus stays in the sidebar.
         if event.list_view.id == "nav" and event.item is not None and event.item.id:
             self._switch(event.item.id.removeprefix("nav-"))
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        # Enter or a click on a sidebar entry opens the pane: focus moves into it.
+        if event.list_view.id == "nav" and event.item is not None and event.item.id:
+            self._switch(event.item.id.removeprefix("nav-"), focus=True)
 
     def action_show_pane(self, pane_id: str) -> None:
         nav = self.query_one("#nav", ListView)
         nav.index = [pid for pid, _c, _k in PANES].index(pane_id)
-        self._switch(pane_id)
+        self._switch(pane_id, focus=True)
 
-    def _switch(self, pane_id: str) -> None:
+    def _switch(self, pane_id: str, *, focus: bool = False) -> None:
         if not self._panes_ready and pane_id != PANES[0][0]:
-            self._pending_pane = pane_id  # shown as soon as the panes are mounted
+            # shown (and focused) as soon as the panes are mounted
+            # (the sidebar's Highlighted echo of an F-key must not drop its focus request)
+            keep = self._pending_focus and self._pending_pane == pane_id
+            self._pending_pane, self._pending_focus = pane_id, focus or keep
             return
         switcher = self.query_one("#panes", ContentSwitcher)
+        pane = self.query_one(f"#{pane_id}", Pane)
         if switcher.current != pane_id:
             switcher.current = pane_id
-            self.query_one(f"#{pane_id}", Pane).refresh_view()
+            pane.refresh_view()
+        if focus:
+            # after the refresh, so widgets the pane (re)builds in refresh_view exist
+            self.call_after_refresh(lambda: pane.focus_target().focus())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -270,6 +284,22 @@ class PendoTuiApp(App[int]):
         self._render_status()
 
     def action_save(self) -> None:
+        if self.state.config_path is None:  # the demo: explain, offer to save a copy
+            from pendo_tui.tui.widgets.save_as import SaveAsModal
+
+            self.push_screen(SaveAsModal(self._save_copy, self.state.sim_url))
+            return
+        self._save()
+
+    def _save_copy(self, path: Path) -> str | None:
+        """SaveAsModal's writer: the error text to show in the modal, or None when saved."""
+        self.state.config_path = path
+        if self._save():
+            return None
+        self.state.config_path = None
+        return f"Could not save to {path} (see the notification); try another path"
+
+    def _save(self) -> bool:
         from pendo_tui.errors import ConfigError, PendoTuiError
 
         try:
@@ -279,12 +309,14 @@ class PendoTuiApp(App[int]):
             for pane in self.query(Pane):
                 show_errors(pane, {dotted(k): v for k, v in field_errors.items()})
             self.show_error(exc)
-            return
+            return False
         except PendoTuiError as exc:
             self.show_error(exc)
-            return
-        self.notify(f"Saved {path} (secrets in the keyring)", title="Saved")
+            return False
+        where = "demo secrets stay in memory" if self.state.demo else "secrets in the keyring"
+        self.notify(f"Saved {path} ({where})", title="Saved")
         self.config_changed()
+        return True
 
     async def action_quit(self) -> None:
         if not self.state.dirty:
@@ -295,11 +327,17 @@ class PendoTuiApp(App[int]):
             if discard:
                 self.exit(0)
 
-        self.push_screen(
-            ConfirmModal(
+        if self.state.config_path is None:
+            modal = ConfirmModal(
+                "Quit the demo?",
+                "Your changes to the demo config are throw-away. To keep them, "
+                "press ctrl+s first to save a copy.",
+                "Quit",
+            )
+        else:
+            modal = ConfirmModal(
                 "Quit without saving?",
                 "You have unsaved changes. Press ctrl+s to save them first.",
                 "Discard and quit",
-            ),
-            answer,
-        )
+            )
+        self.push_screen(modal, answer)

@@ -95,7 +95,7 @@ async def test_default_apps_cannot_be_removed_and_pendo_ids_offered(
         assert "cannot be removed" in str(demo_app.query_one("#apps-errors").render())
         assert any(a.id == "-323232" for a in demo_app.state.config.apps)
         # add an id offered by Pendo
-        await pilot.press("f4")
+        await pilot.press("p")
         assert await wait_for(pilot, lambda: isinstance(demo_app.screen, PickerModal))
         options = demo_app.screen.query_one(OptionList)
         assert await wait_for(pilot, lambda: options.option_count > 0)

@@ -82,6 +82,46 @@ async def test_sync_all_fills_store_and_debugger_live(demo_app: PendoTuiApp) -> 
     assert _count(url, metrics) > 0
 
 
+def _focus_in(app: PendoTuiApp, pane_type: type) -> bool:
+    node = app.focused
+    while node is not None and not isinstance(node, pane_type):
+        node = node.parent
+    return node is not None
+
+
+async def test_keys_only_f8_then_s_syncs(demo_app: PendoTuiApp) -> None:
+    """As a new user: F8 moves focus into the Run pane, so `s` (shown in the footer) runs."""
+    async with demo_app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        assert await wait_for(pilot, lambda: _focus_in(demo_app, RunPane))
+        bindings = demo_app.screen.active_bindings
+        assert "s" in bindings and bindings["s"].binding.action == "sync_all"
+        run = demo_app.query_one(RunPane)
+        await pilot.press("s")
+        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        history = demo_app.query_one("#run-history", DataTable)
+        assert await wait_for(pilot, lambda: history.row_count == 1, 5)
+        await pilot.press("f9")
+        assert await wait_for(pilot, lambda: _focus_in(demo_app, DebuggerPane))
+        table = demo_app.query_one("#dbg-table", DataTable)
+        assert await wait_for(pilot, lambda: table.row_count > 5, 5)
+
+
+async def test_sidebar_enter_focuses_the_pane(demo_app: PendoTuiApp) -> None:
+    """Arrows in the sidebar preview a pane (focus stays); Enter moves focus into it."""
+    async with demo_app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: demo_app.panes_ready)
+        demo_app.query_one("#nav").focus()
+        await pilot.pause()
+        await pilot.press(*["down"] * 7)  # Connection → … → Run
+        await pilot.pause()
+        assert demo_app.query_one("#panes").current == "run"
+        assert demo_app.focused is demo_app.query_one("#nav")
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: _focus_in(demo_app, RunPane))
+        assert "s" in demo_app.screen.active_bindings
+
+
 async def test_past_run_in_debugger_and_har_export(demo_app: PendoTuiApp, tmp_path: Path) -> None:
     async with demo_app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, lambda: demo_app.panes_ready)
@@ -92,9 +132,9 @@ async def test_past_run_in_debugger_and_har_export(demo_app: PendoTuiApp, tmp_pa
         row.query_one(Button).press()  # that mapping's own "Sync now"
         assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
         message = str(row.query_one(".mp-message").render())
-        assert message.startswith("ok") and "rows fetched" in message
+        assert message.startswith("ok") and "fetched" in message
         others = [w for w in run.query(MappingProgress) if w is not row]
-        assert all(str(w.query_one(".mp-message").render()) == "idle" for w in others)
+        assert all(str(w.query_one(".mp-message").render()) == "not run yet" for w in others)
         await pilot.press("f9")
         source = demo_app.query_one("#dbg-source", Select)
 

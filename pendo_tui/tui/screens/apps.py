@@ -18,10 +18,11 @@ FIXED = {DEFAULT_APP_ID: "the subscription's first app", UNKNOWN_APP_ID: "any ap
 
 class AppsPane(Pane):
     TITLE = "Apps"
+    FOCUS = "#apps-table"
     BINDINGS = [
         Binding("a", "add_app", "Add"),
         Binding("delete", "remove_app", "Remove"),
-        Binding("f4", "pick_app", "Pick from Pendo"),
+        Binding("p", "pick_app", "Pick from Pendo"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -36,7 +37,7 @@ class AppsPane(Pane):
             yield Input(placeholder="app id", id="app-id")
             yield Input(placeholder="metric prefix", id="app-prefix")
             yield Button("Add / update", id="app-add", variant="primary")
-            yield Button("Pick id from Pendo (F4)", id="app-pick")
+            yield Button("Pick id from Pendo (p)", id="app-pick")
             yield Button("Remove", id="app-remove", variant="error")
         yield Static("", id="apps-errors", classes="form-error")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
+from textual.widget import Widget
 
 from pendo_tui.tui.state import AppState
 
@@ -17,6 +19,10 @@ class Pane(VerticalScroll):
 
     TITLE: ClassVar[str] = ""
     KEY: ClassVar[str] = ""
+    # Selector of the widget that takes focus when the pane is opened (F-key, sidebar
+    # enter/click), so the pane's key bindings work at once and show in the footer.
+    # Empty: the first focusable widget of the pane.
+    FOCUS: ClassVar[str] = ""
 
     @property
     def tui(self) -> PendoTuiApp:
@@ -28,6 +34,18 @@ class Pane(VerticalScroll):
 
     def refresh_view(self) -> None:
         """Called when the pane becomes visible; override to reload."""
+
+    def focus_target(self) -> Widget:
+        """The widget that should receive focus when the pane is opened."""
+        if self.FOCUS:
+            try:
+                return self.query_one(self.FOCUS)
+            except NoMatches:
+                pass
+        for widget in self.query("*"):
+            if widget.focusable:
+                return widget
+        return self
 
     def changed(self) -> None:
         """Tell the app the config changed (dirty marker, re-sync banner)."""

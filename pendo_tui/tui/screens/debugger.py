@@ -81,6 +81,7 @@ def record_from_row(row: dict[str, Any]) -> Any:
 
 class DebuggerPane(Pane):
     TITLE = "Debugger"
+    FOCUS = "#dbg-table"
     BINDINGS = [
         Binding("c", "copy_curl", "Copy as curl"),
         Binding("x", "export_har", "Export HAR"),

@@ -19,6 +19,7 @@ SEP = "\x1f"  # joins metric and object type in one Select value
 
 class MetricsPane(Pane):
     TITLE = "Metrics"
+    FOCUS = "#m-metric"
 
     def compose(self) -> ComposeResult:
         yield Static("Metrics", classes="pane-title")

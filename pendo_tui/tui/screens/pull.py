@@ -25,6 +25,7 @@ def _options(m: object) -> str:
 
 class PullPane(Pane):
     TITLE = "Pull mappings"
+    FOCUS = "#pull-table"
     BINDINGS = [
         Binding("n", "new_mapping", "New"),
         Binding("e", "edit_mapping", "Edit"),

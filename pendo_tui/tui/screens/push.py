@@ -46,6 +46,7 @@ def plan_rows(plan: Any) -> tuple[list[dict[str, Any]], str]:
 
 class PushPane(Pane):
     TITLE = "Push syncs"
+    FOCUS = "#push-table"
     BINDINGS = [
         Binding("n", "new_sync", "New"),
         Binding("e", "edit_sync", "Edit"),

@@ -36,7 +36,9 @@ def summary_dict(summary: Any) -> dict[str, Any]:
 def totals_text(totals: Any) -> str:
     if not isinstance(totals, dict):
         return ""
-    return ", ".join(f"{k} {v}" for k, v in totals.items() if isinstance(v, int) and v)
+    return ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in totals.items() if isinstance(v, int) and v
+    )
 
 
 def summary_line(summary: Any) -> tuple[str, bool]:
@@ -53,9 +55,23 @@ def summary_line(summary: Any) -> tuple[str, bool]:
     return text, ok
 
 
+# (summary key, short label, shown when zero): the mapping rows have little room
+ITEM_COUNTS = (
+    ("rows_fetched", "fetched", True),
+    ("rows_written", "written", True),
+    ("sent", "sent", True),
+    ("delivered", "delivered", True),
+    ("skipped", "skipped", False),
+    ("rejected", "rejected", False),
+)
+
+
 def item_line(item: dict[str, Any]) -> str:
-    keys = ("rows_fetched", "rows_written", "sent", "delivered", "skipped", "rejected")
-    parts = [f"{k.replace('_', ' ')} {_n(item[k])}" for k in keys if k in item]
+    parts = [
+        f"{label} {_n(item[k])}"
+        for k, label, zero in ITEM_COUNTS
+        if k in item and (zero or _n(item[k]))
+    ]
     if item.get("error"):
         parts.append(str(item["error"]).splitlines()[0])
     return f"{item.get('status', '')}: " + ", ".join(parts)
@@ -71,6 +87,7 @@ def _n(value: Any) -> int:
 
 class RunPane(Pane):
     TITLE = "Run"
+    FOCUS = "#run-sync-all"
     BINDINGS = [
         Binding("s", "sync_all", "Sync all"),
         Binding("R", "resync_all", "Re-sync all"),

@@ -15,10 +15,11 @@ from pendo_tui.tui.widgets.picker import PickerModal
 
 class SegmentsPane(Pane):
     TITLE = "Segments"
+    FOCUS = "#seg-table"
     BINDINGS = [
         Binding("a", "add_segment", "Add"),
         Binding("delete", "remove_segment", "Remove"),
-        Binding("f4", "pick_segment", "Pick from Pendo"),
+        Binding("p", "pick_segment", "Pick from Pendo"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -32,7 +33,7 @@ class SegmentsPane(Pane):
             yield Input(placeholder="segment id", id="seg-id")
             yield Input(placeholder="name", id="seg-name")
             yield Button("Add / update", id="seg-add", variant="primary")
-            yield Button("Pick from Pendo (F4)", id="seg-pick")
+            yield Button("Pick from Pendo (p)", id="seg-pick")
             yield Button("Remove", id="seg-remove", variant="error")
         yield Static("", id="seg-errors", classes="form-error")
 

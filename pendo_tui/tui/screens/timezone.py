@@ -20,6 +20,7 @@ UNSET_EXPLAINED = (
 
 class TimezonePane(Pane):
     TITLE = "Timezone & history"
+    FOCUS = "#tz-filter"
 
     def compose(self) -> ComposeResult:
         pendo = self.state.config.pendo

@@ -16,7 +16,7 @@ class MappingProgress(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label(f"{self.mapping_name} [dim]({self._kind})[/]", classes="mp-name")
         yield ProgressBar(total=1, show_eta=False, classes="mp-bar")  # idle: static, not pulsing
-        yield Static("idle", classes="mp-message")
+        yield Static("not run yet", classes="mp-message")
         yield Button("Sync now", classes="mp-sync", compact=True)
 
     def update_progress(self, done: int, total: int | None, message: str) -> None:
