@@ -254,9 +254,15 @@ class PendoTuiApp(App[int]):
         from pendo_tui.errors import PendoTuiError
 
         if isinstance(exc, PendoTuiError):
-            self.notify(str(exc), title=exc.title, severity="error", timeout=10)
+            self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
         else:
-            self.notify(f"{type(exc).__name__}: {exc}", title="Error", severity="error", timeout=10)
+            self.notify(
+                f"{type(exc).__name__}: {exc}",
+                title="Error",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
 
     def _render_status(self) -> None:
         for screen in self.screen_stack:
@@ -314,7 +320,7 @@ class PendoTuiApp(App[int]):
             self.show_error(exc)
             return False
         where = "demo secrets stay in memory" if self.state.demo else "secrets in the keyring"
-        self.notify(f"Saved {path} ({where})", title="Saved")
+        self.notify(f"Saved {path} ({where})", title="Saved", markup=False)
         self.config_changed()
         return True
 

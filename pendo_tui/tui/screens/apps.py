@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,7 +51,7 @@ class AppsPane(Pane):
         table = self.query_one(DataTable)
         table.clear()
         for app in self.state.config.apps:
-            table.add_row(app.id, app.prefix, FIXED.get(app.id, ""), key=app.id)
+            table.add_row(Text(app.id), Text(app.prefix), FIXED.get(app.id, ""), key=app.id)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -62,7 +63,7 @@ class AppsPane(Pane):
 
     def _set(self, apps: list[dict[str, str]]) -> None:
         errors = self.state.propose({"apps": apps})
-        self.query_one("#apps-errors", Static).update("\n".join(errors.values()))
+        self.query_one("#apps-errors", Static).update(Text("\n".join(errors.values())))
         self.refresh_view()
         self.changed()
 

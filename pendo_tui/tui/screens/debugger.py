@@ -163,7 +163,7 @@ class DebuggerPane(Pane):
             table.add_row(
                 at,
                 r.method,
-                "/" + path[:90],
+                Text("/" + path[:90]),
                 status_text(r.status),
                 f"{r.duration_ms or 0:.0f} ms",
                 human_size(r.response_size),
@@ -261,7 +261,7 @@ class DebuggerPane(Pane):
         except Exception as exc:  # disk full, bad record: a notification, not a traceback
             self.tui.show_error(exc)
             return
-        self.notify(f"Exported {len(records)} calls to {path}", title="HAR saved")
+        self.notify(f"Exported {len(records)} calls to {path}", title="HAR saved", markup=False)
         self.last_export = path
 
     def action_clear(self) -> None:

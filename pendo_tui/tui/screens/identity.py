@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -94,7 +96,7 @@ class IdentityPane(Pane):
     def _loaded(self, fields: list[str], error: str) -> None:
         status = self.query_one("#id-suggest-status", Static)
         if error:
-            status.update(f"[red]{error}[/]")
+            status.update(f"[red]{escape(error)}[/]")
             return
         names = ["accountId", "visitorId", "-", *fields]
         suggester = SuggestFromList(names, case_sensitive=False)
@@ -118,7 +120,7 @@ class IdentityPane(Pane):
         except Exception as exc:  # shown in place: the settings can still be edited
             self.app.call_from_thread(
                 self.query_one("#id-preview-result", Static).update,
-                f"[red]preview failed: {exc}[/]",
+                f"[red]preview failed: {escape(str(exc))}[/]",
             )
             return
         self.app.call_from_thread(self._previewed, result)
@@ -136,7 +138,7 @@ class IdentityPane(Pane):
         if isinstance(skipped, dict):
             for reason, n in skipped.items():
                 ex = ", ".join(examples.get(f"skipped:{reason}", [])[:3])  # type: ignore[union-attr]
-                lines.append(f"  skipped ({reason}): {n}" + (f" — e.g. {ex}" if ex else ""))
+                lines.append(escape(f"  skipped ({reason}): {n}" + (f" — e.g. {ex}" if ex else "")))
         self.query_one("#id-preview-result", Static).update("\n".join(lines))
 
     def on_mount(self) -> None:
@@ -161,7 +163,7 @@ class IdentityPane(Pane):
         }
         errors = self.state.propose({"companies": data})
         rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("companies")})
-        self.query_one("#co-errors", Static).update("\n".join(rest))
+        self.query_one("#co-errors", Static).update(Text("\n".join(rest)))
         self.changed()
 
     @on(Input.Changed, ".identity-field")
@@ -176,5 +178,5 @@ class IdentityPane(Pane):
         data["auto_create_end_users"] = self.query_one("#id-auto", Switch).value
         errors = self.state.propose({"identity": data})
         rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("identity")})
-        self.query_one("#id-errors", Static).update("\n".join(rest))
+        self.query_one("#id-errors", Static).update(Text("\n".join(rest)))
         self.changed()

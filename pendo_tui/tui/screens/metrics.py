@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -46,12 +47,12 @@ class MetricsPane(Pane):
         self.app.call_from_thread(self._metrics_loaded, names)
 
     def _status(self, text: str) -> None:
-        self.query_one("#m-status", Static).update(text)
+        self.query_one("#m-status", Static).update(Text(text))
 
     def _metrics_loaded(self, names: list[tuple[str, str]]) -> None:
         select = self.query_one("#m-metric", Select)
         current = select.value
-        options = [(f"{m} ({t})", f"{m}{SEP}{t}") for m, t in names]
+        options = [(Text(f"{m} ({t})"), f"{m}{SEP}{t}") for m, t in names]
         select.set_options(options)
         if any(v == current for _l, v in options):
             select.value = current
@@ -74,7 +75,7 @@ class MetricsPane(Pane):
 
     def _objects_loaded(self, objects: list[str]) -> None:
         select = self.query_one("#m-object", Select)
-        select.set_options((o, o) for o in objects)
+        select.set_options((Text(o), o) for o in objects)
         if objects:
             select.value = objects[0]
 

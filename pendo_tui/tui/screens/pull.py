@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -77,7 +78,8 @@ class PullPane(Pane):
                 if not m.enabled
                 else (f"synced to {cursor}" if cursor else "never synced")
             )
-            table.add_row(m.name, m.kind, m.object, source or "", _options(m), status, key=m.name)
+            cells = (m.name, m.kind, m.object, source or "", _options(m), status)
+            table.add_row(*(Text(c) for c in cells), key=m.name)
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -125,7 +127,7 @@ class PullPane(Pane):
                 del pull[idx]
                 errors = self.state.propose({"pull": pull})
                 if errors:
-                    self.notify("\n".join(errors.values()), severity="error")
+                    self.notify("\n".join(errors.values()), severity="error", markup=False)
                 self._render_table()
                 self.changed()
 

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -76,15 +77,8 @@ class PushPane(Pane):
         table.clear()
         for s in self.state.config.push:
             model = Path(s.model.csv).name if s.model.csv else (s.model.query or "")[:40]
-            table.add_row(
-                s.name,
-                s.kind,
-                model,
-                s.primary_key,
-                s.on_delete,
-                "yes" if s.enabled else "no",
-                key=s.name,
-            )
+            cells = (s.name, s.kind, model, s.primary_key, s.on_delete)
+            table.add_row(*(Text(c) for c in cells), "yes" if s.enabled else "no", key=s.name)
 
     def _selected(self) -> int | None:
         table = self.query_one("#push-table", DataTable)
@@ -141,7 +135,7 @@ class PushPane(Pane):
     def _show_plan(self, name: str, plan: Any) -> None:
         rows, summary = plan_rows(plan)
         self.query_one("#preview-summary", Static).update(
-            f"Dry run of {name!r} — nothing was sent. {summary}"
+            Text(f"Dry run of {name!r} — nothing was sent. {summary}")
         )
         table = self.query_one("#preview-table", DataTable)
         table.clear(columns=True)
@@ -155,6 +149,7 @@ class PushPane(Pane):
             table.add_row(*(_cell(r.get(c)) for c in columns))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """Warehouse data as plain text: a value like "a[/b]" is not markup."""
     text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "…"
+    return Text(text if len(text) <= 60 else text[:57] + "…")

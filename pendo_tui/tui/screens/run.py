@@ -7,6 +7,8 @@ import zlib
 from datetime import date, timedelta
 from typing import Any
 
+from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -151,7 +153,7 @@ class RunPane(Pane):
         if stale:
             banner.update(
                 "⚠ Configuration changed — re-sync needed for "
-                + ", ".join(stale)
+                + escape(", ".join(stale))
                 + " (Sync now refuses to mix old and new shapes)"
             )
         else:
@@ -183,7 +185,7 @@ class RunPane(Pane):
                 started,
                 r["status"],
                 totals_text(totals),
-                (r.get("error") or "")[:80],
+                Text((r.get("error") or "")[:80]),
                 key=str(r["id"]),
             )
 
@@ -287,7 +289,12 @@ class RunPane(Pane):
             self.tui.show_error(error)
         else:
             text, ok = summary_line(summary)
-            self.notify(text, severity="information" if ok else "error", title="Run finished")
+            self.notify(
+                text,
+                severity="information" if ok else "error",
+                title="Run finished",
+                markup=False,
+            )
             if ok and kind == "resync_all":
                 self.state.mark_resynced()
         items = {i.get("name"): i for i in summary_dict(summary).get("items", [])}
@@ -297,7 +304,7 @@ class RunPane(Pane):
                 w.finish(item_line(item), item.get("status") == "ok")
             elif mappings is None or w.mapping_name in mappings:
                 w.finish("done" if ok else "not run", ok)
-        self.query_one("#run-status", Static).update(text)
+        self.query_one("#run-status", Static).update(Text(text))
         self.update_banner()
         self._check_stale()
         self.tui.runs_changed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,11 +47,11 @@ class SegmentsPane(Pane):
         table.clear()
         for seg in self.state.config.segments:
             users = [m.name for m in self.state.config.pull if m.segment == seg.id]
-            table.add_row(seg.id, seg.name, ", ".join(users), key=seg.id)
+            table.add_row(Text(seg.id), Text(seg.name), Text(", ".join(users)), key=seg.id)
 
     def _set(self, segments: list[dict[str, str]]) -> None:
         errors = self.state.propose({"segments": segments})
-        self.query_one("#seg-errors", Static).update("\n".join(errors.values()))
+        self.query_one("#seg-errors", Static).update(Text("\n".join(errors.values())))
         self.refresh_view()
         self.changed()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -16,4 +17,4 @@ class ConnectionBadge(Static):
     def watch_status(self, status: ConnectionStatus) -> None:
         self.set_classes(f"badge-{status.state}")
         prefix = {"ok": "●", "error": "✖", "checking": "…", "unknown": "○"}[status.state]
-        self.update(f"{prefix} {status.message}")
+        self.update(Text(f"{prefix} {status.message}"))

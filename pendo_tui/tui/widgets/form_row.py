@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -27,7 +28,7 @@ class FormRow(Vertical):
 
     def set_error(self, message: str | None) -> None:
         err = self.query_one(".form-error", Static)
-        err.update(message or "")
+        err.update(Text(message or ""))
         err.display = bool(message)
         self.set_class(bool(message), "has-error")
 

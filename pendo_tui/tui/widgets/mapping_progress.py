@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Label, ProgressBar, Static
@@ -14,7 +16,7 @@ class MappingProgress(Horizontal):
         self._kind = kind
 
     def compose(self) -> ComposeResult:
-        yield Label(f"{self.mapping_name} [dim]({self._kind})[/]", classes="mp-name")
+        yield Label(f"{escape(self.mapping_name)} [dim]({self._kind})[/]", classes="mp-name")
         yield ProgressBar(total=1, show_eta=False, classes="mp-bar")  # idle: static, not pulsing
         yield Static("not run yet", classes="mp-message")
         yield Button("Sync now", classes="mp-sync", compact=True)
@@ -22,11 +24,11 @@ class MappingProgress(Horizontal):
     def update_progress(self, done: int, total: int | None, message: str) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=total if total else None, progress=done)
-        self.query_one(".mp-message", Static).update(message)
+        self.query_one(".mp-message", Static).update(Text(message))
 
     def finish(self, message: str, ok: bool) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=1, progress=1 if ok else 0)
         msg = self.query_one(".mp-message", Static)
-        msg.update(message)
+        msg.update(Text(message))
         msg.set_class(not ok, "failed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -52,7 +53,7 @@ class PickerModal(ModalScreen[dict[str, Any] | None]):
         self._refilter(self.query_one("#picker-filter", Input).value)
 
     def _show_status(self, text: str) -> None:
-        self.query_one("#picker-status", Static).update(text)
+        self.query_one("#picker-status", Static).update(Text(text))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._refilter(event.value)
@@ -86,6 +87,9 @@ class PickerModal(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
-def _label(row: dict[str, Any]) -> str:
-    note = f"  [yellow]⚠ {row['note']}[/]" if row.get("note") else ""
-    return f"{row['name']}  [dim]{row['id']}[/]{note}"
+def _label(row: dict[str, Any]) -> Text:
+    """Names come from Pendo: plain text, never markup."""
+    label = Text.assemble(str(row["name"]), "  ", (str(row["id"]), "dim"))
+    if row.get("note"):
+        label.append(f"  ⚠ {row['note']}", style="yellow")
+    return label

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -190,7 +191,9 @@ class PullEditor(ModalScreen[bool]):
             return
         problems = self._pipeline_problems()
         label = self.query_one("#pe-pipeline-check", Static)
-        label.update("\n".join(f"✖ {p}" for p in problems) if problems else "✔ pipeline is valid")
+        label.update(
+            Text("\n".join(f"✖ {p}" for p in problems) if problems else "✔ pipeline is valid")
+        )
         label.set_class(bool(problems), "form-error")
 
     @on(Button.Pressed, "#pe-pick")
@@ -215,7 +218,7 @@ class PullEditor(ModalScreen[bool]):
                 {c: c for c in row["columns"]}
             )
         if row.get("note"):
-            self.notify(row["note"], severity="warning")
+            self.notify(row["note"], severity="warning", markup=False)
 
     def _pipeline_problems(self) -> list[str]:
         text = self.query_one("#pe-pipeline", TextArea).text
@@ -270,7 +273,7 @@ class PullEditor(ModalScreen[bool]):
             pull[self.index] = data
         errors = self.state.propose({"pull": pull})
         rest = show_errors(self, errors)
-        self.query_one("#pe-errors", Static).update("\n".join(rest))
+        self.query_one("#pe-errors", Static).update(Text("\n".join(rest)))
         if not errors:
             self.dismiss(True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -210,7 +212,7 @@ class PushEditor(ModalScreen[bool]):
 
     def _columns_loaded(self, cols: list[str], error: str) -> None:
         label = self.query_one("#ps-columns", Static)
-        label.update(f"[red]{error}[/]" if error else "columns: " + ", ".join(cols))
+        label.update(f"[red]{escape(error)}[/]" if error else escape("columns: " + ", ".join(cols)))
         if cols:
             suggester = SuggestFromList(cols, case_sensitive=False)
             for f in COLUMN_INPUTS:
@@ -257,7 +259,7 @@ class PushEditor(ModalScreen[bool]):
             push[self.index] = self.collect()
         errors = self.state.propose({"push": push})
         rest = show_errors(self, errors)
-        self.query_one("#ps-errors", Static).update("\n".join(rest))
+        self.query_one("#ps-errors", Static).update(Text("\n".join(rest)))
         if not errors:
             self.dismiss(True)
 

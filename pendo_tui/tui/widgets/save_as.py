@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,7 +32,7 @@ def demo_explanation(sim_url: str | None) -> str:
         "quit — nothing here needs saving.\n\n"
         "To keep these mappings as a starting point, save a copy (secrets are not saved: "
         "the demo keys are fake). Before using the copy for real, set your region under "
-        "[pendo] and your database under [store].\n\n"
+        "\\[pendo] and your database under \\[store].\n\n"
         f"For your own set-up, start from {where} and run  pendo-tui --config PATH"
     )
 
@@ -50,7 +51,7 @@ class SaveAsModal(ModalScreen[Path | None]):
         with Vertical(classes="modal-box wide"):
             yield Static("Demo mode: save a copy?", classes="modal-title")
             yield Static(demo_explanation(self._sim_url), id="save-as-body")
-            yield Static("Save a copy of this config to", classes="form-label")
+            yield Static("Save a copy of this config to", classes="form-label", id="save-as-label")
             yield Input(str(Path.cwd() / DEFAULT_NAME), id="save-as-path")
             yield Static("", id="save-as-error", classes="form-error")
             with Horizontal(classes="modal-buttons"):
@@ -84,7 +85,7 @@ class SaveAsModal(ModalScreen[Path | None]):
         path = Path(raw).expanduser()
         problem = self._save(path)
         if problem:
-            error.update(problem)
+            error.update(Text(problem))
             error.display = True
             return
         self.dismiss(path)
