@@ -215,7 +215,7 @@ class PendoTuiApp(App[int]):
             pane.refresh_view()
         if focus:
             # after the refresh, so widgets the pane (re)builds in refresh_view exist
-            self.call_after_refresh(lambda: pane.focus_target().focus())
+            self.call_after_refresh(lambda: pane.focus_target().focus(scroll_visible=False))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

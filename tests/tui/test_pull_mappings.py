@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import Input, OptionList, Select, TextArea
 
 from pendo_tui.tui.app import PendoTuiApp
+from pendo_tui.tui.widgets.mapping_progress import MappingProgress
 from pendo_tui.tui.widgets.picker import PickerModal
 from pendo_tui.tui.widgets.pull_editor import PullEditor
 
@@ -63,6 +64,14 @@ async def test_add_page_or_feature_with_picker(
         m = cfg.pull[-1]
         assert (m.name, m.kind, m.object) == (f"new {kind}", kind, "company")
         assert m.id and demo_app.state.dirty
+        # the Run pane (already built) gains a progress row for it, replacing the old rows
+        await pilot.press("f8")
+
+        def rows() -> list[str]:
+            return [w.mapping_name for w in demo_app.query(MappingProgress)]
+
+        assert await wait_for(pilot, lambda: f"new {kind}" in rows())
+        assert len(rows()) == len(set(rows())) == before + 1 + len(cfg.push)
 
 
 async def test_add_report_offers_only_compatible_reports(demo_app: PendoTuiApp, sim) -> None:  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ class PullPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(
-            "Name", "Kind", "Object", "Source", "Options", "Status"
+            "Name", "Kind", "Object", "Status", "Source", "Options"
         )
         self.refresh_view()
 
@@ -78,7 +78,8 @@ class PullPane(Pane):
                 if not m.enabled
                 else (f"synced to {cursor}" if cursor else "never synced")
             )
-            cells = (m.name, m.kind, m.object, source or "", _options(m), status)
+            # status before the long ids, so it is visible without scrolling sideways
+            cells = (m.name, m.kind, m.object, status, source or "", _options(m))
             table.add_row(*(Text(c) for c in cells), key=m.name)
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))

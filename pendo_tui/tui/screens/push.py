@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -151,5 +152,8 @@ class PushPane(Pane):
 
 def _cell(value: Any) -> Text:
     """Warehouse data as plain text: a value like "a[/b]" is not markup."""
-    text = "" if value is None else str(value)
+    if isinstance(value, dict | list):  # the JSON Pendo would receive, not a Python repr
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = "" if value is None else str(value)
     return Text(text if len(text) <= 60 else text[:57] + "…")

@@ -129,10 +129,18 @@ class RunPane(Pane):
             (s.name, f"push {s.kind}") for s in self.state.config.push
         ]
         existing = [w.mapping_name for w in box.query(MappingProgress)]
-        if existing != [n for n, _ in names]:
-            box.remove_children()
+        if not existing:
             box.mount_all(MappingProgress(n, k, _widget_id(n)) for n, k in names)
+        elif existing != [n for n, _ in names]:
+            self._rebuild_rows(names)  # mappings added/removed/renamed since last shown
         self.action_refresh_history()
+
+    @work(exclusive=True, group="run-rows")
+    async def _rebuild_rows(self, names: list[tuple[str, str]]) -> None:
+        """Old rows must be gone before new ones mount: their ids would clash."""
+        box = self.query_one("#run-mappings", Vertical)
+        await box.remove_children()
+        await box.mount_all(MappingProgress(n, k, _widget_id(n)) for n, k in names)
 
     @work(thread=True, exclusive=True, group="run-stale")
     def _check_stale(self) -> None:

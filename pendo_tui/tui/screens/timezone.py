@@ -26,7 +26,10 @@ class TimezonePane(Pane):
         pendo = self.state.config.pendo
         yield Static("Timezone & history", classes="pane-title")
         yield Static("", id="tz-current")
-        yield Input(placeholder="Type to search timezones (e.g. new_york, berlin)", id="tz-filter")
+        yield Input(
+            placeholder="Search timezones (e.g. new_york, berlin); Enter picks the first match",
+            id="tz-filter",
+        )
         yield OptionList(id="tz-list")
         yield Button("Unset timezone", id="tz-unset")
         yield FormRow(
@@ -58,6 +61,14 @@ class TimezonePane(Pane):
         options = self.query_one("#tz-list", OptionList)
         options.clear_options()
         options.add_options(Option(z, id=z) for z in self._zones if needle in z.lower())
+
+    @on(Input.Submitted, "#tz-filter")
+    def _submit_filter(self) -> None:
+        """Enter in the search box picks the highlighted (else the first) match."""
+        options = self.query_one("#tz-list", OptionList)
+        if options.option_count:
+            option = options.get_option_at_index(options.highlighted or 0)
+            self._set_tz(option.id)
 
     @on(OptionList.OptionSelected, "#tz-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:

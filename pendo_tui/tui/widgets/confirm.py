@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -28,6 +28,11 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="modal-buttons"):
                 yield Button(self._confirm, variant="error", id="confirm-yes")
                 yield Button("Cancel", id="confirm-no")
+        yield Footer()  # this modal's own keys
+
+    def on_mount(self) -> None:
+        # Enter on a freshly opened confirmation must not run the destructive action.
+        self.query_one("#confirm-no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

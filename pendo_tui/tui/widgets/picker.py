@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 MAX_SHOWN = 500  # bound what the list renders; the filter narrows the rest
@@ -20,7 +20,12 @@ MAX_SHOWN = 500  # bound what the list renders; the filter narrows the rest
 class PickerModal(ModalScreen[dict[str, Any] | None]):
     """Loads rows with ``loader`` in a thread, then filters them as the user types."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        # While typing in the filter, the arrows move through the list (Enter picks).
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+    ]
 
     def __init__(self, title: str, loader: Callable[[], list[dict[str, Any]]]) -> None:
         super().__init__()
@@ -34,6 +39,7 @@ class PickerModal(ModalScreen[dict[str, Any] | None]):
             yield Input(placeholder="Type to filter…", id="picker-filter")
             yield OptionList(id="picker-list")
             yield Static("Loading from Pendo…", id="picker-status")
+        yield Footer()  # this modal's own keys
 
     def on_mount(self) -> None:
         self.query_one("#picker-filter", Input).focus()
@@ -86,10 +92,17 @@ class PickerModal(ModalScreen[dict[str, Any] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#picker-list", OptionList)
+        if options.option_count:
+            current = options.highlighted if options.highlighted is not None else -1
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
 
 def _label(row: dict[str, Any]) -> Text:
     """Names come from Pendo: plain text, never markup."""
-    label = Text.assemble(str(row["name"]), "  ", (str(row["id"]), "dim"))
+    name, ident = str(row["name"]), str(row["id"])
+    label = Text(name) if name == ident else Text.assemble(name, "  ", (ident, "dim"))
     if row.get("note"):
         label.append(f"  ⚠ {row['note']}", style="yellow")
     return label

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, Switch, TextArea
+from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
 from pendo_tui.tui import services
 from pendo_tui.tui.state import AppState
@@ -154,6 +154,7 @@ class PullEditor(ModalScreen[bool]):
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save mapping", variant="primary", id="pe-save")
                 yield Button("Cancel", id="pe-cancel")
+        yield Footer()  # this modal's own keys
 
     def on_mount(self) -> None:
         self._show_kind_fields()

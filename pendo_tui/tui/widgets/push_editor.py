@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Select, Static, Switch
+from textual.widgets import Button, Footer, Input, Select, Static, Switch
 
 from pendo_tui.config.model import ModelSource
 from pendo_tui.tui import services
@@ -167,6 +167,7 @@ class PushEditor(ModalScreen[bool]):
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save sync", variant="primary", id="ps-save")
                 yield Button("Cancel", id="ps-cancel")
+        yield Footer()  # this modal's own keys
 
     def on_mount(self) -> None:
         self._show_fields()

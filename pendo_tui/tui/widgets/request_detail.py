@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 MAX_SHOWN_CHARS = 200_000  # bodies are already truncated by the log; bound the view anyway
 
@@ -42,9 +43,9 @@ class RequestDetail(ModalScreen[None]):
         r = self._r
         with Vertical(classes="modal-box wide"):
             yield Static(
-                f"{r.method} {r.url}\nstatus {r.status or 'no response'} · "
+                escape(f"{r.method} {r.url}") + f"\nstatus {r.status or 'no response'} · "
                 f"{r.duration_ms or 0:.0f} ms · attempt {getattr(r, 'attempt', 1)}"
-                + (f"\n[red]{r.error}[/]" if r.error else ""),
+                + (f"\n[red]{escape(str(r.error))}[/]" if r.error else ""),
                 classes="modal-title",
                 markup=True,
             )
@@ -63,6 +64,7 @@ class RequestDetail(ModalScreen[None]):
                     )
                 with TabPane("curl", id="tab-curl"):
                     yield TextArea(self._curl, read_only=True, id="curl-text")
+        yield Footer()  # this modal's own keys
 
     def action_copy_curl(self) -> None:
         self.app.copy_to_clipboard(self._curl)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 import pendo_tui
 
@@ -57,6 +57,7 @@ class SaveAsModal(ModalScreen[Path | None]):
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save copy", variant="primary", id="save-as-ok")
                 yield Button("Close", id="save-as-cancel")
+        yield Footer()  # this modal's own keys
 
     def on_mount(self) -> None:
         self.query_one("#save-as-path", Input).focus()
