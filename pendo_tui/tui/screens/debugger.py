@@ -99,7 +99,7 @@ class DebuggerPane(Pane):
                 [("Live (this session)", LIVE)], value=LIVE, allow_blank=False, id="dbg-source"
             )
             yield Select(STATUS_FILTERS, value="all", allow_blank=False, id="dbg-status")
-            yield Input(placeholder="filter: text in method or URL", id="dbg-text")
+            yield Input(placeholder="filter (method, URL)", id="dbg-text")
             yield Button("Export HAR (x)", id="dbg-har")
         yield DataTable(id="dbg-table", cursor_type="row")
         yield Static(

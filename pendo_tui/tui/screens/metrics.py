@@ -56,7 +56,13 @@ class MetricsPane(Pane):
         select.set_options(options)
         if any(v == current for _l, v in options):
             select.value = current
-        self._status("" if names else "No metrics yet: run a sync on the Run screen.")
+        elif options:  # show something at once; the user picks another from the list
+            select.value = options[0][1]
+        self._status(
+            f"{len(names)} metrics in the store: pick a metric and an object"
+            if names
+            else "No metrics yet: run a sync on the Run screen (F8)."
+        )
 
     @on(Select.Changed, "#m-metric")
     def _metric_changed(self, event: Select.Changed) -> None:

@@ -112,6 +112,7 @@ class RunPane(Pane):
         self._lock = threading.Lock()
         self._pending: dict[str, Any] = {}
         self._running = False
+        self._queued: set[str] = set()
         self.runs_finished = 0  # observable by tests and scripts
 
     def on_mount(self) -> None:
@@ -248,8 +249,14 @@ class RunPane(Pane):
             self.notify("A run is already in progress", severity="warning")
             return
         self._running = True
+        self._queued = {
+            w.mapping_name
+            for w in self.query(MappingProgress)
+            if (mappings is None or w.mapping_name in mappings)
+            and not (kind == "resync_all" and w.is_push)  # re-sync rebuilds pull data only
+        }
         for w in self.query(MappingProgress):
-            if mappings is None or w.mapping_name in mappings:
+            if w.mapping_name in self._queued:
                 w.update_progress(0, None, "queued")
         self.query_one("#run-status", Static).update(f"{kind.replace('_', ' ')} running…")
         self._run(kind, mappings)
@@ -310,7 +317,7 @@ class RunPane(Pane):
             item = items.get(w.mapping_name)
             if item is not None:
                 w.finish(item_line(item), item.get("status") == "ok")
-            elif mappings is None or w.mapping_name in mappings:
+            elif w.mapping_name in self._queued:
                 w.finish("done" if ok else "not run", ok)
         self.query_one("#run-status", Static).update(Text(text))
         self.update_banner()

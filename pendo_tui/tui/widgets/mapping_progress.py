@@ -15,6 +15,10 @@ class MappingProgress(Horizontal):
         self.mapping_name = name
         self._kind = kind
 
+    @property
+    def is_push(self) -> bool:
+        return self._kind.startswith("push")
+
     def compose(self) -> ComposeResult:
         yield Label(f"{escape(self.mapping_name)} [dim]({self._kind})[/]", classes="mp-name")
         yield ProgressBar(total=1, show_eta=False, classes="mp-bar")  # idle: static, not pulsing
