@@ -49,10 +49,9 @@ async def shoot(out: Path) -> list[Path]:
         )
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.state.connection.state == "ok" and app.panes_ready, 10)
-            await pilot.press("f8")
             run = app.query_one("#run")
-            run.action_sync_all()  # type: ignore[attr-defined]
-            await pilot.pause(0.2)
+            await pilot.press("f8", "s")  # as a user would: F8 focuses the Run pane, s syncs
+            await _until(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT_S)  # type: ignore[attr-defined]
             await _until(pilot, lambda: not run._running, RUN_TIMEOUT_S)  # type: ignore[attr-defined]
             for index, (pane_id, _cls, key) in enumerate(PANES, start=1):
                 await pilot.press(key)
