@@ -122,4 +122,4 @@ async def test_read_key_with_push_syncs_names_them(
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, lambda: app.state.connection.state == "ok")
         text = str(app.query_one("#status-badge").render())
-        assert "read only" in text and "Warehouse events" in text and "write access" in text
+        assert "read only" in text and "Warehouse events" in text and "write access" in text, text
