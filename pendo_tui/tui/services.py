@@ -34,19 +34,21 @@ def client_for(state: AppState, request_log: Any = None, retries: int = 2) -> It
 
     Interactive calls retry little: a person is waiting and wants the reason, fast."""
     from pendo_tui.pendo.client import PendoClient
+    from pendo_tui.pendo.regions import resolve
 
     cfg = state.config.pendo
+    endpoints = resolve(cfg)  # the same hosts and region label the headless CLI uses
     client = PendoClient(
-        cfg.base_url,
+        endpoints.base_url,
         _require_key(state),
         track_secret=state.secret(SECRET_TRACK),
-        track_url=cfg.track_base_url,
+        track_url=endpoints.track_url,
         request_timeout=cfg.request_timeout,
         aggregation_timeout=cfg.aggregation_timeout,
         max_retries=min(cfg.max_retries, retries),
         max_retry_seconds=min(cfg.max_retry_seconds, 20),
         request_log=request_log,
-        region_label=cfg.domain,
+        region_label=endpoints.label,
     )
     try:
         yield client
