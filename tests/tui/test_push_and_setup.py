@@ -179,6 +179,9 @@ async def test_companies_source_needs_its_fields(demo_app: PendoTuiApp) -> None:
     async with demo_app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         assert await wait_for(pilot, lambda: demo_app.panes_ready)
+        source = demo_app.query_one("#co-source", Select)
+        # the lazily mounted Select must have composed its overlay before its value is set
+        assert await wait_for(pilot, lambda: bool(source.query("SelectOverlay")))
         path = demo_app.query_one("#co-path", Input)
         assert not path.parent.display
         demo_app.query_one("#co-source", Select).value = "csv"
