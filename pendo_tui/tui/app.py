@@ -14,6 +14,7 @@ to that file and exit (bench/tui_start.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections import deque
@@ -122,6 +123,8 @@ class PendoTuiApp(App[int]):
         self._panes_ready = False
         self._pending_pane: str | None = None
         self._pending_focus = False
+        self._exit_pending = False
+        self._pending_exit: int | None = None
         # RequestLog → debugger: the engine thread only appends here (bounded, thread-safe);
         # the debugger drains it on a timer. See screens/debugger.py.
         self.incoming: deque[Any] = deque(maxlen=INCOMING_MAX)
@@ -162,6 +165,8 @@ class PendoTuiApp(App[int]):
             panes.append(pane)
         await self.query_one("#panes", ContentSwitcher).mount_all(panes)
         self._panes_ready = True
+        if self._exit_pending:  # quit was asked for while the panes were mounting
+            super().exit(self._pending_exit)
         if self._pending_pane:
             self._switch(self._pending_pane, focus=self._pending_focus)
 
@@ -176,6 +181,23 @@ class PendoTuiApp(App[int]):
             return
         if self._check_on_start and self.state.secret(SECRET_INTEGRATION_KEY):
             self.action_check_connection()
+
+    def exit(self, result: int | None = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Exiting while the panes are still mounting crashes inside Textual's Select
+        (its overlay is torn down mid-mount): wait the few ms until they are in."""
+        if not self._panes_ready:
+            self._exit_pending, self._pending_exit = True, result
+            return
+        super().exit(result, *args, **kwargs)
+
+    async def _shutdown(self) -> None:
+        # Same race when a host (the test pilot) shuts the app down directly: let the
+        # pane mount finish first (it takes milliseconds; bounded to 2 s).
+        for _ in range(40):
+            if self._panes_ready:
+                break
+            await asyncio.sleep(0.05)
+        await super()._shutdown()
 
     def _exit_after_paint(self) -> None:
         Path(os.environ[EXIT_AFTER_PAINT]).write_text(f"{time.time():.6f}\n", encoding="utf-8")
