@@ -8,6 +8,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -136,3 +137,23 @@ class PushContext:
                 run_id=self.run_id,
             ),
         )
+
+
+def keyed_rows(
+    ctx: PushContext, rows: Iterable[dict[str, Any]], seen: set[str] | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Count and report each model row; yield (primary key, row), rejecting rows whose key
+    is empty; record every key in ``seen`` (delete behaviour needs what the model still has)."""
+    s, res = ctx.sync, ctx.result
+    for row in rows:
+        res.rows_read += 1
+        ctx.report("read", res.rows_read)
+        key = as_id(row.get(s.primary_key))
+        if key is None:
+            ctx.reject(
+                f"<row {res.rows_read}>", "empty_primary_key", f"column {s.primary_key!r} is empty"
+            )
+            continue
+        if seen is not None:
+            seen.add(key)
+        yield key, row

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError, ServerError
-from pendo_tui.sync.push_common import PushContext, as_id, jsonable
+from pendo_tui.sync.push_common import PushContext, as_id, jsonable, keyed_rows
 from pendo_tui.sync.push_state import (
     DELIVERED,
     IN_FLIGHT,
@@ -162,17 +162,7 @@ def plan_events(
             f"push sync {s.name!r}: account_id is not mapped, events carry no accountId "
             "(Pendo recommends one)"
         )
-    for row in rows:
-        res.rows_read += 1
-        ctx.report("read", res.rows_read)
-        key = as_id(row.get(s.primary_key))
-        if key is None:
-            ctx.reject(
-                f"<row {res.rows_read}>", "empty_primary_key", f"column {s.primary_key!r} is empty"
-            )
-            continue
-        if seen is not None:
-            seen.add(key)
+    for key, row in keyed_rows(ctx, rows, seen):
         prior = known.get(key)
         if prior is not None and prior.status == DELIVERED:
             res.unchanged += 1

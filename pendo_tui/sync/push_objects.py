@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import AuthError, BadRequestError
-from pendo_tui.sync.push_common import PushContext, as_id, jsonable
+from pendo_tui.sync.push_common import PushContext, as_id, jsonable, keyed_rows
 from pendo_tui.sync.push_state import (
     DELIVERED,
     MISSING,
@@ -68,17 +68,7 @@ def plan_objects(
 ) -> Iterator[PlannedWrite]:
     """Validate and diff rows; yield those whose mapped values changed since last delivered."""
     s, res = ctx.sync, ctx.result
-    for row in rows:
-        res.rows_read += 1
-        ctx.report("read", res.rows_read)
-        key = as_id(row.get(s.primary_key))
-        if key is None:
-            ctx.reject(
-                f"<row {res.rows_read}>", "empty_primary_key", f"column {s.primary_key!r} is empty"
-            )
-            continue
-        if seen is not None:
-            seen.add(key)
+    for key, row in keyed_rows(ctx, rows, seen):
         pendo_id = as_id(row.get(s.match or ""))
         if pendo_id is None:
             ctx.reject(key, "empty_match_id", f"row {key!r}: column {s.match!r} is empty")
