@@ -17,17 +17,17 @@ import argparse
 import platform
 import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 # Measure this checkout, even when another one is pip-installed in editable mode.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simproc import child_simulator
 
 from pendo_tui.config.model import Config, PushSync
 from pendo_tui.pendo.client import PendoClient
@@ -50,28 +50,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-@contextmanager
-def simulator(visitors: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(visitors)],
-        cwd=Path(__file__).resolve().parents[1],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = proc.stdout.readline().strip() if proc.stdout else ""
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"simulator did not start (got {url!r})")
-        yield url
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+def simulator(visitors: int) -> AbstractContextManager[str]:
+    return child_simulator(_CHILD, str(visitors), cwd=Path(__file__).resolve().parents[1])
 
 
 def bare_track_rate(client: PendoClient, n: int, concurrency: int) -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from contextlib import contextmanager
 
 import httpx
 import ijson
+from simproc import child_simulator
 
 from pendo_tui.pendo import PendoClient
 from pendo_tui.pendo.streaming import BACKEND
@@ -73,25 +73,8 @@ def simulator(rows: int, mode: str) -> Iterator[str]:
             sim.large_aggregation_rows = rows
             yield sim.base_url
         return
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(rows)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = proc.stdout.readline().strip() if proc.stdout else ""
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"simulator did not start (got {url!r})")
+    with child_simulator(_CHILD, str(rows)) as url:
         yield url
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def bench_client(url: str, prefetch: int = 16) -> tuple[int, float]:
