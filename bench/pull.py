@@ -34,7 +34,7 @@ from pendo_tui.sim.demo import DEMO_TIMEZONE
 from pendo_tui.sim.keys import DEMO_READ_KEY
 from pendo_tui.store.db import open_store
 from pendo_tui.sync.progress import ProgressEvent
-from pendo_tui.sync.pull import PullEngine
+from pendo_tui.sync.pull.engine import PullEngine
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:55432/postgres"
 

@@ -33,7 +33,7 @@ from pendo_tui.config.model import Config, PushSync
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
 from pendo_tui.store.db import open_store
-from pendo_tui.sync.push import PushEngine
+from pendo_tui.sync.push.engine import PushEngine
 
 _CHILD = """
 import sys

@@ -181,8 +181,8 @@ def _run_locked(
     dry_run: bool,
 ) -> RunSummary:
     from pendo_tui.pendo.client import PendoClient
-    from pendo_tui.sync.pull import PullEngine
-    from pendo_tui.sync.push import PushEngine
+    from pendo_tui.sync.pull.engine import PullEngine
+    from pendo_tui.sync.push.engine import PushEngine
 
     request_log = request_log or RequestLog()
     own_client = client is None

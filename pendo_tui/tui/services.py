@@ -105,7 +105,7 @@ def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[di
 
 def _reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Compatible reports only (spec §4); windows over 30 days carry a warning."""
-    from pendo_tui.sync.pull_reports import numeric_columns, report_compatibility
+    from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
 
     out = []
     for r in reports:
@@ -169,7 +169,7 @@ def run_sync(
 def push_preview(state: AppState, sync: PushSync, request_log: Any = None) -> Any:
     """What a push sync would send (dry run): PushEngine.plan."""
     from pendo_tui.store.db import open_store
-    from pendo_tui.sync.push import PushEngine
+    from pendo_tui.sync.push.engine import PushEngine
 
     store = open_store(state.config.store.url)
     try:
@@ -309,7 +309,7 @@ def resync_impact(config: Config) -> dict[str, int]:
 
 def identity_preview(state: AppState) -> dict[str, Any]:
     """How Pendo's visitors would match end users with the identity settings on screen."""
-    from pendo_tui.sync.pull import PullEngine
+    from pendo_tui.sync.pull.engine import PullEngine
 
     with _store(state.config) as store, client_for(state) as client:
         return PullEngine(state.config, client, store).preview_identity()
@@ -317,7 +317,7 @@ def identity_preview(state: AppState) -> dict[str, Any]:
 
 def stale_mappings(config: Config) -> list[str]:
     """Mappings whose stored data was built with other settings (Re-sync all needed)."""
-    from pendo_tui.sync.pull import PullEngine
+    from pendo_tui.sync.pull.engine import PullEngine
 
     with _store(config) as store:
         return PullEngine(config, None, store).check_fingerprints(config.pull)

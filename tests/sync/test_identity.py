@@ -7,7 +7,8 @@ from sqlalchemy import insert, select
 
 from pendo_tui.config.model import IdentitySettings
 from pendo_tui.store import schema
-from pendo_tui.sync.identity import (
+from pendo_tui.sync.pull.engine import PullEngine
+from pendo_tui.sync.pull.identity import (
     CREATED,
     MATCHED_EMAIL,
     MATCHED_ID,
@@ -23,7 +24,6 @@ from pendo_tui.sync.identity import (
     field_value,
     visitor_facts,
 )
-from pendo_tui.sync.pull import PullEngine
 
 EMAIL = IdentitySettings(end_user_email="agent.email", end_user_name="agent.firstname")
 

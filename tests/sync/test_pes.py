@@ -9,8 +9,8 @@ import pytest
 from pull_expect import make_config, stored_metrics
 
 from pendo_tui.config.model import Config
-from pendo_tui.sync.pes import PesInputs, score_account
-from pendo_tui.sync.pull import PullEngine
+from pendo_tui.sync.pull.engine import PullEngine
+from pendo_tui.sync.pull.pes import PesInputs, score_account
 
 
 def expected_pes(ds, app, days):

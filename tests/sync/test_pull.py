@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from pendo_tui.sim.keys import LEGACY_APP_ID, MOBILE_APP_ID
 from pendo_tui.store import schema
-from pendo_tui.sync.pull import PullEngine
+from pendo_tui.sync.pull.engine import PullEngine
 
 
 def engine(sim, client, store, pull, **sections):

@@ -8,7 +8,7 @@ from pull_expect import dump, make_config
 
 from pendo_tui.pendo.errors import PendoError
 from pendo_tui.sync.progress import ProgressEvent
-from pendo_tui.sync.pull import PullEngine
+from pendo_tui.sync.pull.engine import PullEngine
 
 
 def _pull(sim):

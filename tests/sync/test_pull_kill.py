@@ -17,7 +17,7 @@ from pull_expect import dump
 from pendo_tui.config.model import Config
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.store.db import open_store
-from pendo_tui.sync.pull import PullEngine
+from pendo_tui.sync.pull.engine import PullEngine
 
 CHILD = textwrap.dedent(
     """
@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     from pendo_tui.config.model import Config
     from pendo_tui.pendo.client import PendoClient
     from pendo_tui.store.db import open_store
-    from pendo_tui.sync.pull import PullEngine
+    from pendo_tui.sync.pull.engine import PullEngine
     spec = json.loads(sys.argv[1])
     config = Config.model_validate(spec["config"])
     store = open_store(spec["store"])

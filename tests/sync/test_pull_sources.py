@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from pendo_tui.errors import ConfigError
 from pendo_tui.store import schema
-from pendo_tui.sync.companies import refresh_companies
-from pendo_tui.sync.pull import PullEngine
-from pendo_tui.sync.pull_pipelines import substitute_window, trial_problems, validate_aggregation
-from pendo_tui.sync.pull_reports import numeric_columns, report_compatibility
+from pendo_tui.sync.pull.companies import refresh_companies
+from pendo_tui.sync.pull.engine import PullEngine
+from pendo_tui.sync.pull.pipelines import substitute_window, trial_problems, validate_aggregation
+from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
 
 
 def test_report_compatibility_on_the_simulated_reports(sim):

@@ -28,9 +28,9 @@ from pendo_tui.config.model import Config
 from pendo_tui.errors import ExitCode, SecretError
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressEvent
-from pendo_tui.sync.push import PushEngine
-from pendo_tui.sync.push_events import parse_timestamp
-from pendo_tui.sync.push_state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
+from pendo_tui.sync.push.engine import PushEngine
+from pendo_tui.sync.push.events import parse_timestamp
+from pendo_tui.sync.push.state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
 
 sim, fresh_sim, push_store = sup.sim, sup.fresh_sim, sup.push_store  # fixtures
 UTC = dt.UTC

@@ -77,7 +77,7 @@ import sys
 from pendo_tui.config.model import Config, PushSync
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.store.db import open_store
-from pendo_tui.sync.push import PushEngine
+from pendo_tui.sync.push.engine import PushEngine
 
 base_url, write_key, track, store_url, model_url, concurrency = sys.argv[1:7]
 sync = PushSync(

@@ -31,7 +31,7 @@ from pendo_tui.config.toml_io import load_config
 from pendo_tui.errors import ExitCode
 from pendo_tui.store import schema
 from pendo_tui.store.db import open_store
-from pendo_tui.sync.push import ModelError, PushEngine
+from pendo_tui.sync.push.engine import ModelError, PushEngine
 
 sim, fresh_sim, push_store = sup.sim, sup.fresh_sim, sup.push_store  # fixtures
 

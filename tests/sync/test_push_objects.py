@@ -25,7 +25,7 @@ from test_push_support import (
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError, ExitCode
 from pendo_tui.pendo.errors import ReadOnlyKeyError
-from pendo_tui.sync.push_objects import PlannedWrite, _row_errors
+from pendo_tui.sync.push.objects import PlannedWrite, _row_errors
 
 sim, fresh_sim, push_store = sup.sim, sup.fresh_sim, sup.push_store  # fixtures
 

@@ -24,8 +24,8 @@ import test_push_support as sup
 from pendo_tui.pendo.client import PendoClient
 from pendo_tui.store import schema
 from pendo_tui.store.db import open_store
-from pendo_tui.sync.push_prefetch import prefetched
-from pendo_tui.sync.push_state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
+from pendo_tui.sync.push.prefetch import prefetched
+from pendo_tui.sync.push.state import DELIVERED, IN_FLIGHT, PushState, StateUpdate
 
 sim, fresh_sim = sup.sim, sup.fresh_sim  # fixtures
 

@@ -20,7 +20,7 @@ from pendo_tui.pendo.client import PendoClient
 from pendo_tui.sim.server import Simulator
 from pendo_tui.store import schema
 from pendo_tui.store.db import Store, open_store
-from pendo_tui.sync.push import PushEngine
+from pendo_tui.sync.push.engine import PushEngine
 
 NOW_S = int(time.time())
 

@@ -75,7 +75,7 @@ async def test_add_page_or_feature_with_picker(
 
 
 async def test_add_report_offers_only_compatible_reports(demo_app: PendoTuiApp, sim) -> None:  # type: ignore[no-untyped-def]
-    from pendo_tui.sync.pull_reports import report_compatibility
+    from pendo_tui.sync.pull.reports import report_compatibility
 
     compatible = {r["name"] for r in sim.dataset.reports if report_compatibility(r)[0]}
     incompatible = {r["name"] for r in sim.dataset.reports} - compatible

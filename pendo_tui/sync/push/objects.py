@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import AuthError, BadRequestError
-from pendo_tui.sync.push_common import PushContext, as_id, jsonable, keyed_rows
-from pendo_tui.sync.push_state import (
+from pendo_tui.sync.push.common import PushContext, as_id, jsonable, keyed_rows
+from pendo_tui.sync.push.state import (
     DELIVERED,
     MISSING,
     REJECTED,

@@ -15,8 +15,8 @@ from typing import Any
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.push_result import PushResult
-from pendo_tui.sync.push_state import PushState
+from pendo_tui.sync.push.result import PushResult
+from pendo_tui.sync.push.state import PushState
 
 # Local rejects are written to push_rejects in chunks of this many.
 REJECT_FLUSH = 1_000
@@ -101,7 +101,7 @@ class PushContext:
     total_rows: int | None = None
     dry_run: bool = False
     # Events left in flight by a dead run: "resend" (no loss, ≤ concurrency duplicates)
-    # or "skip" (no duplicate, but an event that never left is lost). See push_events.
+    # or "skip" (no duplicate, but an event that never left is lost). See push/events.py.
     in_flight_policy: str = "resend"
     pending_rejects: list[tuple[str, str]] = field(default_factory=list)
     _last_progress: float = 0.0

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pendo_tui.config.model import Config
 from pendo_tui.errors import ConfigError
 from pendo_tui.store import schema
-from pendo_tui.sync.identity import field_value
+from pendo_tui.sync.pull.identity import field_value
 
 NAME_FIELDS = ("agent.name", "agent.companyname", "custom.name", "auto.name", "salesforce.name")
 ID_COLUMNS = ("external_id", "id", "accountId", "account_id")

@@ -24,11 +24,12 @@ from pendo_tui.config.model import DEFAULT_APP_ID, Config, PullMapping, multi_ap
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
-from pendo_tui.sync import pull_pipelines as pp
-from pendo_tui.sync import pull_stage as st
-from pendo_tui.sync.companies import company_rows, refresh_companies
-from pendo_tui.sync.fingerprint import mapping_fingerprint
-from pendo_tui.sync.identity import (
+from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.pull.companies import company_rows, refresh_companies
+from pendo_tui.sync.pull import pipelines as pp
+from pendo_tui.sync.pull import stage as st
+from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
+from pendo_tui.sync.pull.identity import (
     CREATED,
     MATCHED_EMAIL,
     MATCHED_ID,
@@ -41,9 +42,8 @@ from pendo_tui.sync.identity import (
     VisitorFacts,
     visitor_facts,
 )
-from pendo_tui.sync.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
-from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.pull_reports import numeric_columns, report_compatibility, report_level
+from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
+from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility, report_level
 from pendo_tui.sync.windows import SyncWindow, day_of_ms, day_start_ms, today_in, window_for
 
 T = TypeVar("T")

@@ -3,8 +3,8 @@
 ``PushEngine.sync(push_sync)`` checks the model (columns, unique keys) before anything is
 sent, diffs each row against ``push_state``, sends what changed and records what Pendo did
 with it. ``plan`` is the dry run: the same reading and diffing, no writes anywhere.
-The moving parts live in ``push_models`` (reading), ``push_state`` (memory),
-``push_events`` / ``push_objects`` (the two destinations).
+The moving parts live in ``models`` (reading), ``state`` (memory),
+``events`` / ``objects`` (the two destinations).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pendo_tui.config.model import Config, PushSync
 from pendo_tui.errors import PendoTuiError, SecretError
 from pendo_tui.pendo.errors import TRACK_HINT, WRITE_HINT, AuthError, PendoError, ReadOnlyKeyError
 from pendo_tui.sync.progress import ProgressCallback
-from pendo_tui.sync.push_common import PushContext, client_retries
-from pendo_tui.sync.push_events import EventBuilder, plan_events, push_events
-from pendo_tui.sync.push_models import ModelError, ModelReader
-from pendo_tui.sync.push_objects import (
+from pendo_tui.sync.push.common import PushContext, client_retries
+from pendo_tui.sync.push.events import EventBuilder, plan_events, push_events
+from pendo_tui.sync.push.models import ModelError, ModelReader
+from pendo_tui.sync.push.objects import (
     API_KIND,
     check_delete_supported,
     clear_vanished,
@@ -29,9 +29,9 @@ from pendo_tui.sync.push_objects import (
     plan_objects,
     push_objects,
 )
-from pendo_tui.sync.push_prefetch import prefetched
-from pendo_tui.sync.push_result import PushResult
-from pendo_tui.sync.push_state import DELIVERED, PushState
+from pendo_tui.sync.push.prefetch import prefetched
+from pendo_tui.sync.push.result import PushResult
+from pendo_tui.sync.push.state import DELIVERED, PushState
 
 __all__ = ["ModelError", "PushEngine", "PushResult"]
 

@@ -1,0 +1,1 @@
+"""Pull: Pendo usage into the store (mapping kinds, identity, staging, apply)."""

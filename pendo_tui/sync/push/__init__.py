@@ -1,0 +1,1 @@
+"""Push (reverse ETL): model rows into Pendo as track events and metadata."""
