@@ -41,7 +41,13 @@ from pendo_tui.tui.screens.push import PushPane
 from pendo_tui.tui.screens.run import RunPane
 from pendo_tui.tui.screens.segments import SegmentsPane
 from pendo_tui.tui.screens.timezone import TimezonePane
-from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus, dotted
+from pendo_tui.tui.state import (
+    SECRET_INTEGRATION_KEY,
+    SECRET_TRACK,
+    AppState,
+    ConnectionStatus,
+    dotted,
+)
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
@@ -82,6 +88,29 @@ def _default_request_log() -> Any:
     except ImportError:  # engine not installed in this build: the debugger stays empty
         return None
     return RequestLog()
+
+
+SECRET_WORDS = {SECRET_INTEGRATION_KEY: "integration key", SECRET_TRACK: "track secret"}
+
+
+def save_message(path: Path, state: AppState) -> str:
+    """What a save did: the full config path, and where secrets went only if any did."""
+    from pendo_tui.config.secrets import StaticSecrets
+
+    text = f"Saved {path.expanduser().resolve()}"
+    done = state.secrets_saved
+    if not done:
+        return text + " (no secret changed)"
+    in_memory = isinstance(state.secrets, StaticSecrets)
+    parts = []
+    for verb in ("stored", "removed"):
+        names = [SECRET_WORDS[n] for n, v in done.items() if v == verb]
+        if names:
+            place = f"{verb} in the OS keyring"
+            if in_memory:
+                place = "kept in memory for this session only" if verb == "stored" else "cleared"
+            parts.append(f"{' and '.join(names)} {place}")
+    return f"{text}; " + "; ".join(parts)
 
 
 class PendoTuiApp(App[int]):
@@ -292,7 +321,31 @@ class PendoTuiApp(App[int]):
                 badge.status = self.state.connection
 
     # -- actions -------------------------------------------------------------------------
+    def refuse_if_invalid(self, action: str) -> bool:
+        """True (and the user is told which field, and taken there) while a field on
+        screen holds a value the config could not take: acting now would use the last
+        valid value instead of what the user typed."""
+        reason = self.state.refusal(action)
+        if reason is None:
+            return False
+        self.notify(reason, title=f"{action} refused", severity="error", timeout=12, markup=False)
+        path, issue = next(iter(self.state.invalid.items()))
+        if issue.pane:
+            self.action_show_pane(issue.pane)
+            self.call_after_refresh(self._reveal_field, issue.pane, path)
+        return True
+
+    def _reveal_field(self, pane_id: str, path: str) -> None:
+        from pendo_tui.tui.widgets.form_row import FormRow, reveal
+
+        for row in self.query_one(f"#{pane_id}", Pane).query(FormRow):
+            if row.path == path:
+                reveal(row)
+                return
+
     def action_check_connection(self) -> None:
+        if self.refuse_if_invalid("Check"):
+            return
         self.state.connection = ConnectionStatus("checking", "Checking connection…")
         self._render_status()
         self._check()
@@ -312,6 +365,8 @@ class PendoTuiApp(App[int]):
         self._render_status()
 
     def action_save(self) -> None:
+        if self.refuse_if_invalid("Save"):
+            return
         if self.state.config_path is None:  # the demo: explain, offer to save a copy
             from pendo_tui.tui.widgets.save_as import SaveAsModal
 
@@ -341,8 +396,7 @@ class PendoTuiApp(App[int]):
         except PendoTuiError as exc:
             self.show_error(exc)
             return False
-        where = "demo secrets stay in memory" if self.state.demo else "secrets in the keyring"
-        self.notify(f"Saved {path} ({where})", title="Saved", markup=False)
+        self.notify(save_message(path, self.state), title="Saved", markup=False)
         self.config_changed()
         return True
 

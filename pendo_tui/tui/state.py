@@ -75,6 +75,15 @@ def errors_by_path(exc: ValidationError, data: Any = None) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class FieldIssue:
+    """A field whose on-screen value is not in the config because it does not validate."""
+
+    label: str  # the field's label, or the pane's title for a message no field claimed
+    message: str
+    pane: str  # pane id, to go there
+
+
 @dataclass
 class AppState:
     config: Config
@@ -86,6 +95,10 @@ class AppState:
     dirty: bool = False
     pending_secrets: dict[str, str] = field(default_factory=dict)
     connection: ConnectionStatus = field(default_factory=ConnectionStatus)
+    # key path → what is wrong with the value on screen; while any, Save and Check refuse
+    invalid: dict[str, FieldIssue] = field(default_factory=dict)
+    # what the last save did with each secret: {"integration_key": "stored" | "removed"}
+    secrets_saved: dict[str, str] = field(default_factory=dict)
     _saved_fingerprint: str = ""
 
     def __post_init__(self) -> None:
@@ -108,18 +121,44 @@ class AppState:
         self.dirty = True
 
     # -- config --------------------------------------------------------------------------
-    def propose(self, patch: dict[str, Any]) -> dict[str, str]:
-        """Apply top-level sections in ``patch`` if the result validates; else return errors."""
+    def validate(self, patch: dict[str, Any]) -> dict[str, str]:
+        """Errors the config would have with ``patch`` applied; applies nothing."""
+        return self._validated(patch)[1]
+
+    def _validated(self, patch: dict[str, Any]) -> tuple[Config | None, dict[str, str]]:
         data = self.config.model_dump()
         data.update(patch)
         try:
-            new = Config.model_validate(data)
+            return Config.model_validate(data), {}
         except ValidationError as exc:
-            return errors_by_path(exc, data)
+            return None, errors_by_path(exc, data)
+
+    def propose(self, patch: dict[str, Any]) -> dict[str, str]:
+        """Apply top-level sections in ``patch`` if the result validates; else return errors."""
+        new, errors = self._validated(patch)
+        if new is None:
+            return errors
         if new != self.config:
             self.config = new
             self.dirty = True
         return {}
+
+    def set_issues(self, pane: str, scope: str, issues: dict[str, FieldIssue]) -> None:
+        """Replace ``pane``'s issues under ``scope`` (all of the pane's when empty)."""
+        for path, issue in list(self.invalid.items()):
+            if issue.pane == pane and (not scope or path == scope or path.startswith(scope + ".")):
+                del self.invalid[path]
+        self.invalid.update(issues)
+
+    def refusal(self, action: str) -> str | None:
+        """Why ``action`` (Save, Check) cannot run now: the fields that do not validate."""
+        if not self.invalid:
+            return None
+        lines = [f"{i.label}: {i.message}" for i in self.invalid.values()]
+        return (
+            f"{action} refused — fix {'this field' if len(lines) == 1 else 'these fields'} "
+            "first (the config still holds the last valid values):\n" + "\n".join(lines)
+        )
 
     @property
     def resync_needed(self) -> bool:
@@ -157,11 +196,14 @@ class AppState:
             self.document.update(self.config)
         self.document.save(self.config_path)
         self._follow_profile()
+        self.secrets_saved = {}
         for name, value in list(self.pending_secrets.items()):
             if value:
                 self.secrets.store(name, value)
+                self.secrets_saved[name] = "stored"
             elif hasattr(self.secrets, "delete"):
                 self.secrets.delete(name)
+                self.secrets_saved[name] = "removed"
             del self.pending_secrets[name]
         self.dirty = False
         return self.config_path

@@ -127,6 +127,11 @@ async def test_segments_pick_from_pendo(demo_app: PendoTuiApp) -> None:
         assert await wait_for(pilot, lambda: options.option_count > 1)
         options.highlighted = options.option_count - 1
         await pilot.press("enter")
+        # like Apps, the pick fills the form (id and Pendo's name); Enter adds the row
+        assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PickerModal))
+        assert demo_app.query_one("#seg-id", Input).value
+        assert len(demo_app.state.config.segments) == before
+        await pilot.press("enter")
         assert await wait_for(pilot, lambda: len(demo_app.state.config.segments) == before + 1)
 
 

@@ -9,12 +9,29 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
-from pendo_tui.config.model import DEFAULT_APP_ID, UNKNOWN_APP_ID
+from pendo_tui.config.model import DEFAULT_APP_ID, UNKNOWN_APP_ID, AppRow
 from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.picker import PickerModal
 
 FIXED = {DEFAULT_APP_ID: "the subscription's first app", UNKNOWN_APP_ID: "any app not listed"}
+
+
+def duplicate_prefix_warnings(apps: list[AppRow], edited: str) -> list[str]:
+    """Multi-app metrics are named "<prefix> - <metric>": two apps with one prefix write
+    the same metric names. Allowed (it merges them), but rarely meant."""
+    mine = next((a for a in apps if a.id == edited), None)
+    if mine is None:
+        return []
+    others = [a.id for a in apps if a.id != edited and a.prefix == mine.prefix]
+    if not others:
+        return []
+    shown = repr(mine.prefix) if mine.prefix else "'' (no prefix)"
+    return [
+        f"⚠ prefix {shown} is also used by app {', '.join(others)}: their multi-app metrics "
+        "get the same names and are added together; give each app its own prefix to keep "
+        "them apart"
+    ]
 
 
 class AppsPane(Pane):
@@ -38,7 +55,7 @@ class AppsPane(Pane):
             yield Input(placeholder="app id", id="app-id")
             yield Input(placeholder="metric prefix", id="app-prefix")
             yield Button("Add / update", id="app-add", variant="primary")
-            yield Button("Pick id from Pendo (p)", id="app-pick")
+            yield Button("Pick from Pendo (p)", id="app-pick")
             yield Button("Remove", id="app-remove", variant="error")
         yield Static("", id="apps-errors", classes="form-error")
 
@@ -61,11 +78,22 @@ class AppsPane(Pane):
             self.query_one("#app-id", Input).value = app.id
             self.query_one("#app-prefix", Input).value = app.prefix
 
-    def _set(self, apps: list[dict[str, str]]) -> None:
+    def _set(self, apps: list[dict[str, str]], edited: str | None = None) -> None:
         errors = self.state.propose({"apps": apps})
-        self.query_one("#apps-errors", Static).update(Text("\n".join(errors.values())))
+        lines = list(errors.values())
+        if not errors and edited is not None:
+            lines += duplicate_prefix_warnings(self.state.config.apps, edited)
+        self.query_one("#apps-errors", Static).update(Text("\n".join(lines)))
         self.refresh_view()
+        if edited is not None and not errors:
+            self._cursor_to(edited)
         self.changed()
+
+    def _cursor_to(self, app_id: str) -> None:
+        table = self.query_one(DataTable)
+        for i, app in enumerate(self.state.config.apps):
+            if app.id == app_id:
+                table.move_cursor(row=i)
 
     @on(Button.Pressed, "#app-add")
     @on(Input.Submitted)
@@ -85,7 +113,7 @@ class AppsPane(Pane):
                 len(apps) - 1 if apps and apps[-1]["id"] == UNKNOWN_APP_ID else len(apps),
                 {"id": app_id, "prefix": prefix},
             )
-        self._set(apps)
+        self._set(apps, edited=app_id)
 
     @on(Button.Pressed, "#app-remove")
     def action_remove_app(self) -> None:
@@ -112,6 +140,10 @@ class AppsPane(Pane):
         )
 
     def _picked(self, row: dict[str, str] | None) -> None:
+        """Like Segments: the pick fills the form; Enter (or Add / update) adds the row."""
         if row:
             self.query_one("#app-id", Input).value = row["id"]
             self.query_one("#app-prefix", Input).focus()
+            self.query_one("#apps-errors", Static).update(
+                Text(f"Picked app {row['id']}: type its prefix, then Enter adds it")
+            )

@@ -8,7 +8,8 @@ from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.widget import Widget
 
-from pendo_tui.tui.state import AppState
+from pendo_tui.tui.state import AppState, FieldIssue
+from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 
 if TYPE_CHECKING:
     from pendo_tui.tui.app import PendoTuiApp
@@ -50,3 +51,19 @@ class Pane(VerticalScroll):
     def changed(self) -> None:
         """Tell the app the config changed (dirty marker, re-sync banner)."""
         self.tui.config_changed()
+
+    def show_errors(self, errors: dict[str, str], scope: str = "") -> list[str]:
+        """Show ``errors`` next to this pane's fields (only rows under ``scope``) and record
+        them in the state: while a field's value does not validate, Save and Check refuse,
+        naming it. Returns the messages no field claimed (also recorded)."""
+        rest = show_errors(self, errors, scope)
+        issues = {
+            row.path: FieldIssue(row.label, row.error, self.id or "")
+            for row in self.query(FormRow)
+            if row.error and (not scope or row.path == scope or row.path.startswith(scope + "."))
+        }
+        base = scope or self.id or "pane"
+        for i, msg in enumerate(rest):
+            issues[f"{base}.~{i}"] = FieldIssue(self.TITLE, msg, self.id or "")
+        self.state.set_issues(self.id or "", scope, issues)
+        return rest

@@ -11,7 +11,7 @@ from pendo_tui.config.model import REGION_LABELS, REGIONS
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, SECRET_TRACK
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
-from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+from pendo_tui.tui.widgets.form_row import FormRow
 
 CUSTOM = "custom"
 
@@ -101,20 +101,21 @@ class ConnectionPane(Pane):
         region = self.query_one("#region", Select).value
         domain = self.query_one("#custom-url", Input).value.strip() if region == CUSTOM else region
         if not domain:
-            show_errors(
-                self, {"pendo.custom": "enter a base URL such as https://pendo.example.com"}
+            self.show_errors(
+                {"pendo.custom": "enter a base URL such as https://pendo.example.com"}, "pendo"
             )
+            self.changed()
             return
         pendo = self.state.config.pendo.model_dump()
         errors = self.state.propose({"pendo": {**pendo, "domain": domain}})
         if "pendo.domain" in errors and region == CUSTOM:
             errors["pendo.custom"] = errors.pop("pendo.domain")
-        show_errors(self, errors)
+        self.show_errors(errors, "pendo")
         self.changed()
 
     @on(Input.Changed, "#profile")
     def _profile(self, event: Input.Changed) -> None:
-        show_errors(self, self.state.propose({"profile": event.value.strip()}))
+        self.show_errors(self.state.propose({"profile": event.value.strip()}), "profile")
         self.changed()
 
     @on(Button.Pressed, "#check")

@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, Select, Static, Switch
 
 from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
-from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+from pendo_tui.tui.widgets.form_row import FormRow
 
 FIELDS = [
     (
@@ -162,7 +162,9 @@ class IdentityPane(Pane):
             "path": self.query_one("#co-path", Input).value.strip() or None,
         }
         errors = self.state.propose({"companies": data})
-        rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("companies")})
+        rest = self.show_errors(
+            {k: v for k, v in errors.items() if k.startswith("companies")}, "companies"
+        )
         self.query_one("#co-errors", Static).update(Text("\n".join(rest)))
         self.changed()
 
@@ -177,6 +179,8 @@ class IdentityPane(Pane):
         data["end_user_external_id"] = data["end_user_external_id"] or "visitorId"
         data["auto_create_end_users"] = self.query_one("#id-auto", Switch).value
         errors = self.state.propose({"identity": data})
-        rest = show_errors(self, {k: v for k, v in errors.items() if k.startswith("identity")})
+        rest = self.show_errors(
+            {k: v for k, v in errors.items() if k.startswith("identity")}, "identity"
+        )
         self.query_one("#id-errors", Static).update(Text("\n".join(rest)))
         self.changed()

@@ -49,10 +49,23 @@ class SegmentsPane(Pane):
             users = [m.name for m in self.state.config.pull if m.segment == seg.id]
             table.add_row(Text(seg.id), Text(seg.name), Text(", ".join(users)), key=seg.id)
 
-    def _set(self, segments: list[dict[str, str]]) -> None:
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Like Apps: the highlighted row fills the form, to edit it."""
+        seg = next((s for s in self.state.config.segments if s.id == event.row_key.value), None)
+        if seg:
+            self.query_one("#seg-id", Input).value = seg.id
+            self.query_one("#seg-name", Input).value = seg.name
+
+    def _set(self, segments: list[dict[str, str]], edited: str | None = None) -> None:
         errors = self.state.propose({"segments": segments})
         self.query_one("#seg-errors", Static).update(Text("\n".join(errors.values())))
         self.refresh_view()
+        if edited is not None and not errors:
+            table = self.query_one(DataTable)
+            for i, seg in enumerate(self.state.config.segments):
+                if seg.id == edited:
+                    table.move_cursor(row=i)
         self.changed()
 
     @on(Button.Pressed, "#seg-add")
@@ -63,9 +76,14 @@ class SegmentsPane(Pane):
         if not seg_id:
             self.query_one("#seg-errors", Static).update("enter a segment id")
             return
-        segs = [s.model_dump() for s in self.state.config.segments if s.id != seg_id]
-        segs.append({"id": seg_id, "name": name})
-        self._set(segs)
+        segs = [s.model_dump() for s in self.state.config.segments]
+        for s in segs:
+            if s["id"] == seg_id:  # update in place: the row keeps its position
+                s["name"] = name
+                break
+        else:
+            segs.append({"id": seg_id, "name": name})
+        self._set(segs, edited=seg_id)
 
     @on(Button.Pressed, "#seg-remove")
     def action_remove_segment(self) -> None:
@@ -83,7 +101,11 @@ class SegmentsPane(Pane):
         )
 
     def _picked(self, row: dict[str, str] | None) -> None:
+        """Like Apps: the pick fills the form; Enter (or Add / update) adds the row."""
         if row:
             self.query_one("#seg-id", Input).value = row["id"]
             self.query_one("#seg-name", Input).value = row["name"]
-            self.action_add_segment()
+            self.query_one("#seg-name", Input).focus()
+            self.query_one("#seg-errors", Static).update(
+                Text(f"Picked segment {row['id']}: edit its name if you like, then Enter adds it")
+            )

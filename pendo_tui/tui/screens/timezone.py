@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pendo_tui.tui.screens.base import Pane
-from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+from pendo_tui.tui.widgets.form_row import FormRow
 
 UNSET_EXPLAINED = (
     "No timezone set: Pendo's day buckets are unknown here, so every sync re-reads the last "
@@ -80,7 +80,7 @@ class TimezonePane(Pane):
 
     def _set_tz(self, tz: str | None) -> None:
         pendo = self.state.config.pendo.model_dump()
-        show_errors(self, self.state.propose({"pendo": {**pendo, "timezone": tz}}))
+        self.show_errors(self.state.propose({"pendo": {**pendo, "timezone": tz}}), "pendo.timezone")
         self.refresh_view()
         self.changed()
 
@@ -89,8 +89,14 @@ class TimezonePane(Pane):
         try:
             days = int(event.value)
         except ValueError:
-            show_errors(self, {"pendo.days_to_sync": "enter a whole number of days, 1–365"})
+            self.show_errors(
+                {"pendo.days_to_sync": "enter a whole number of days, 1–365"},
+                "pendo.days_to_sync",
+            )
+            self.changed()
             return
         pendo = self.state.config.pendo.model_dump()
-        show_errors(self, self.state.propose({"pendo": {**pendo, "days_to_sync": days}}))
+        self.show_errors(
+            self.state.propose({"pendo": {**pendo, "days_to_sync": days}}), "pendo.days_to_sync"
+        )
         self.changed()

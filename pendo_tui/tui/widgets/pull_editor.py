@@ -14,7 +14,7 @@ from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextA
 
 from pendo_tui.tui import services
 from pendo_tui.tui.state import AppState
-from pendo_tui.tui.widgets.form_row import FormRow, show_errors
+from pendo_tui.tui.widgets.form_row import FormRow, first_error_row, reveal, show_errors
 from pendo_tui.tui.widgets.picker import PickerModal
 
 KINDS = [
@@ -56,6 +56,31 @@ def parse_columns(text: str) -> dict[str, str]:
     return out
 
 
+def pairs_problem(text: str, left: str = "column", right: str = "metric name") -> str | None:
+    """Why ``a = b, c = d`` cannot be saved as typed, or None: nothing is dropped or
+    guessed (an empty side, a name listed twice)."""
+    seen: set[str] = set()
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, eq, value = (s.strip() for s in part.partition("="))
+        if not key:
+            return f"{part.strip()!r} has no {left} before '='"
+        if eq and not value:
+            return f"{key!r} has '=' but no {right} after it"
+        if key in seen:
+            return f"{left} {key!r} is listed twice"
+        seen.add(key)
+    return None
+
+
+def list_problem(text: str, noun: str = "column") -> str | None:
+    """Why a comma-separated list cannot be saved as typed (a name twice), or None."""
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    return f"{noun} {twice!r} is listed twice" if twice else None
+
+
 def format_columns(columns: dict[str, str]) -> str:
     return ", ".join(f"{c} = {m}" for c, m in columns.items())
 
@@ -74,6 +99,7 @@ class PullEditor(ModalScreen[bool]):
         self.pos = index if index is not None else len(state.config.pull)
         self.mapping = state.config.pull[index] if index is not None else None
         self.kind = self.mapping.kind if self.mapping else kind
+        self._tried = False  # after a refused save, every edit re-checks (fixed errors clear)
 
     def _row(self, label: str, widget: Any, field: str, help: str = "") -> FormRow:
         row = FormRow(label, widget, f"pull.{self.pos}.{field}", help)
@@ -257,26 +283,57 @@ class PullEditor(ModalScreen[bool]):
                 data[field] = self.query_one(f"#pe-{field}", Switch).value
         return data
 
-    @on(Button.Pressed, "#pe-save")
-    def action_save_mapping(self) -> None:
-        data = self.collect()
+    def _patch(self) -> dict[str, Any]:
+        pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
+        if self.index is None:
+            pull.append(self.collect())
+        else:
+            pull[self.index] = self.collect()
+        return {"pull": pull}
+
+    def _errors(self, apply: bool) -> dict[str, str]:
+        """The form's problems (the pipeline's own checks first); ``apply`` saves when none."""
+        if "columns" in KIND_FIELDS[self.kind]:
+            problem = pairs_problem(self.query_one("#pe-columns", Input).value)
+            if problem:
+                return {f"pull.{self.pos}.columns": problem}
         if self.kind == "aggregation":
             problems = self._pipeline_problems()
             if problems:
-                self.query_one("#pe-errors", Static).update(
-                    "Fix the pipeline first: " + problems[0]
-                )
-                return
-        pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
-        if self.index is None:
-            pull.append(data)
-        else:
-            pull[self.index] = data
-        errors = self.state.propose({"pull": pull})
+                return {f"pull.{self.pos}.pipeline": "fix the pipeline first: " + problems[0]}
+        patch = self._patch()
+        return self.state.propose(patch) if apply else self.state.validate(patch)
+
+    def _show(self, errors: dict[str, str]) -> list[str]:
         rest = show_errors(self, errors)
-        self.query_one("#pe-errors", Static).update(Text("\n".join(rest)))
+        box = self.query_one("#pe-errors", Static)
+        box.update(Text("\n".join(rest)))
+        box.display = bool(rest)
+        return rest
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    @on(TextArea.Changed)
+    def _recheck(self) -> None:
+        """Once a save was refused, each edit re-validates: a fixed error clears at once."""
+        if self._tried:
+            self.kind = str(self.query_one("#pe-kind", Select).value)
+            self._show(self._errors(apply=False))
+
+    @on(Button.Pressed, "#pe-save")
+    def action_save_mapping(self) -> None:
+        errors = self._errors(apply=True)
+        rest = self._show(errors)
         if not errors:
             self.dismiss(True)
+            return
+        self._tried = True
+        row = first_error_row(self)
+        if row is not None:  # the first bad field, in view, cursor in it
+            reveal(row)
+        elif rest:
+            self.query_one("#pe-errors", Static).scroll_visible(animate=False)
 
     @on(Button.Pressed, "#pe-cancel")
     def action_cancel(self) -> None:

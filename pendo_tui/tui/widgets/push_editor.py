@@ -17,8 +17,13 @@ from textual.widgets import Button, Footer, Input, Select, Static, Switch
 from pendo_tui.config.model import ModelSource
 from pendo_tui.tui import services
 from pendo_tui.tui.state import AppState
-from pendo_tui.tui.widgets.form_row import FormRow, show_errors
-from pendo_tui.tui.widgets.pull_editor import format_columns, parse_columns
+from pendo_tui.tui.widgets.form_row import FormRow, first_error_row, reveal, show_errors
+from pendo_tui.tui.widgets.pull_editor import (
+    format_columns,
+    list_problem,
+    pairs_problem,
+    parse_columns,
+)
 
 KINDS = [
     ("Track events", "events"),
@@ -45,6 +50,7 @@ class PushEditor(ModalScreen[bool]):
         self.pos = index if index is not None else len(state.config.push)
         self.sync = state.config.push[index] if index is not None else None
         self.kind = self.sync.kind if self.sync else "events"
+        self._tried = False  # after a refused save, every edit re-checks (fixed errors clear)
 
     def _row(self, label: str, widget: Any, field: str, help: str = "") -> FormRow:
         row = FormRow(label, widget, f"push.{self.pos}.{field}", help)
@@ -112,7 +118,11 @@ class PushEditor(ModalScreen[bool]):
                 "unique per row: delivered keys are never sent again",
             )
             yield self._row("Static event name", self._input("event"), "event")
-            yield self._row("…or event name column", self._input("event_column"), "event_column")
+            yield self._row(
+                "Event name column (instead of a static name)",
+                self._input("event_column"),
+                "event_column",
+            )
             yield self._row(
                 "Timestamp column (empty: Pendo's arrival time)",
                 self._input("timestamp"),
@@ -236,7 +246,11 @@ class PushEditor(ModalScreen[bool]):
             for f in ("event", "event_column", "timestamp", "visitor_id", "account_id"):
                 data[f] = text(f)
             props = self.query_one("#ps-properties", Input).value
-            data["properties"] = [p.strip() for p in props.split(",") if p.strip()]
+            data["properties"] = (
+                parse_columns(props)  # property = column, as the TOML table allows
+                if "=" in props
+                else [p.strip() for p in props.split(",") if p.strip()]
+            )
         else:
             data["match"] = text("match")
             data["group"] = str(self.query_one("#ps-group", Select).value)
@@ -251,18 +265,61 @@ class PushEditor(ModalScreen[bool]):
             }
         return data
 
-    @on(Button.Pressed, "#ps-save")
-    def action_save_sync(self) -> None:
+    def _patch(self) -> dict[str, Any]:
         push = [s.model_dump(exclude_defaults=True) for s in self.state.config.push]
         if self.index is None:
             push.append(self.collect())
         else:
             push[self.index] = self.collect()
-        errors = self.state.propose({"push": push})
+        return {"push": push}
+
+    def _show(self, errors: dict[str, str]) -> list[str]:
         rest = show_errors(self, errors)
-        self.query_one("#ps-errors", Static).update(Text("\n".join(rest)))
+        box = self.query_one("#ps-errors", Static)
+        box.update(Text("\n".join(rest)))
+        box.display = bool(rest)
+        return rest
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _recheck(self) -> None:
+        """Once a save was refused, each edit re-validates: a fixed error clears at once."""
+        if self._tried:
+            self.kind = str(self.query_one("#ps-kind", Select).value)
+            self._show(self._errors(apply=False))
+
+    def _list_errors(self) -> dict[str, str]:
+        """Lists the form would otherwise save other than typed (a name twice, an empty side)."""
+        base = f"push.{self.pos}"
+        if self.kind == "events":
+            props = self.query_one("#ps-properties", Input).value
+            problem = (
+                pairs_problem(props, "property", "column") if "=" in props else list_problem(props)
+            )
+            return {f"{base}.properties": problem} if problem else {}
+        problem = pairs_problem(self.query_one("#ps-fields", Input).value, "Pendo field", "column")
+        return {f"{base}.fields": problem} if problem else {}
+
+    def _errors(self, apply: bool) -> dict[str, str]:
+        listed = self._list_errors()
+        if listed:
+            return listed
+        return self.state.propose(self._patch()) if apply else self.state.validate(self._patch())
+
+    @on(Button.Pressed, "#ps-save")
+    def action_save_sync(self) -> None:
+        errors = self._errors(apply=True)
+        rest = self._show(errors)
         if not errors:
             self.dismiss(True)
+            return
+        self._tried = True
+        row = first_error_row(self)
+        if row is not None:  # the first bad field, in view, cursor in it
+            reveal(row)
+        elif rest:
+            self.query_one("#ps-errors", Static).scroll_visible(animate=False)
 
     @on(Button.Pressed, "#ps-cancel")
     def action_cancel(self) -> None:
