@@ -127,6 +127,8 @@ class _progress_printer:
 def _print_summary(s: RunSummary) -> None:
     head = f"Run {s.run_id}" if s.run_id is not None else "Dry run"
     print(f"{head}: {s.status} ({s.kind})")
+    if s.store:
+        print(f"  store: {s.store}")
     for item in s.items:
         counts = ", ".join(
             f"{k} {v}" for k, v in item.items()

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pendo_tui.config.model import Config, PullMapping, PushSync
@@ -49,6 +50,9 @@ class RunSummary:
     identity_preview: dict[str, Any] | None = None
     alerts: list[str] = field(default_factory=list)
     exit_code: int = ExitCode.OK
+    # Where the data went, in full (an absolute SQLite path; a PostgreSQL URL's password
+    # masked): cron and the TUI must be seen to use the same store.
+    store: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -167,6 +171,14 @@ def run(
             store.close()
 
 
+def store_location(store: Store) -> str:
+    """The store as a person finds it again: the absolute SQLite path, or the masked URL."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return f"SQLite file {Path(path).expanduser().resolve()}"
+    return str(getattr(store, "label", "") or getattr(store, "url", ""))
+
+
 def _run_locked(
     config: Config,
     secrets: Any,
@@ -190,6 +202,7 @@ def _run_locked(
         client = PendoClient.from_config(config, secrets, request_log=request_log)
     started = datetime.now(UTC)
     summary = RunSummary(run_id=None, kind=kind, dry_run=dry_run, started_at=started.isoformat())
+    summary.store = store_location(store)
     names = [m.name for m in pulls] + [s.name for s in pushes]
     persister: RequestPersister | None = None
     unsubscribe = None

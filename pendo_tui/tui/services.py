@@ -208,6 +208,16 @@ def _store(config: Config) -> Iterator[Any]:
         store.close()
 
 
+def store_location(config: Config) -> str:
+    """The store in full: the absolute SQLite path (the default lives in the user data
+    folder), or the PostgreSQL database with its password masked."""
+    from pendo_tui.store.urls import parse_store_url
+
+    parsed = parse_store_url(config.store.url)
+    path = parsed.sqlite_path
+    return f"SQLite file {path.resolve()}" if path is not None else parsed.label
+
+
 def run_history(config: Config, limit: int = 50) -> list[dict[str, Any]]:
     from sqlalchemy import select
 

@@ -62,7 +62,12 @@ async def test_add_object_push_sync_reads_model_columns(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(demo_app.screen, PushEditor)
-        assert "match" in str(ed.query_one("#ps-errors").render())
+        # the rule's message sits next to the Match field, in the form's label words
+        match_row = ed.query_one("#ps-match", Input).parent
+        assert "has-error" in match_row.classes
+        assert '"Match: model column holding the Pendo id"' in str(
+            match_row.query_one(".form-error").render()
+        )
         ed.query_one("#ps-match", Input).value = "account_id"
         ed.query_one("#ps-fields", Input).value = "plan = plan, mrr = mrr"
         ed.query_one("#ps-create_missing_fields", Switch).value = True
@@ -162,10 +167,9 @@ async def test_identity_rules_and_preview(demo_app: PendoTuiApp) -> None:
         email.value = ""
         ext.value = "-"
         await pilot.pause()
-        shown = str(demo_app.query_one("#id-errors").render()) + "".join(
-            str(w.render()) for w in demo_app.query("#identity .form-error")
-        )
-        assert "end_user_email is not set" in shown  # '-' needs email
+        # '-' needs email: said next to the empty email field, in the labels' words
+        shown = str(email.parent.query_one(".form-error").render())
+        assert '"End user email" is not set' in shown, shown
         email.value = "agent.email"
         await pilot.pause()
         assert demo_app.state.config.identity.end_user_external_id == "-"
@@ -193,7 +197,8 @@ async def test_companies_source_needs_its_fields(demo_app: PendoTuiApp) -> None:
         await pilot.pause()
         assert path.parent.display
         assert demo_app.state.config.companies.source == "pendo"  # csv without path refused
-        assert "path" in str(demo_app.query_one("#co-errors").render())
+        # next to the field to fill, in its label's words
+        assert '"CSV path"' in str(path.parent.query_one(".form-error").render())
         path.value = "companies.csv"
         await pilot.pause()
         assert demo_app.state.config.companies.source == "csv"

@@ -48,6 +48,16 @@ class Pane(VerticalScroll):
                 return widget
         return self
 
+    def saved_in_session(self, what: str) -> None:
+        """After an editor's Save: it is in the session, not yet in the file — say which."""
+        path = self.state.config_path
+        where = (
+            f"ctrl+s writes it to {path.expanduser().resolve()}"
+            if path is not None
+            else "ctrl+s saves a copy of this demo config"
+        )
+        self.notify(f"{what} — not written yet: {where}", title="Changed", markup=False)
+
     def changed(self) -> None:
         """Tell the app the config changed (dirty marker, re-sync banner)."""
         self.tui.config_changed()

@@ -40,16 +40,17 @@ class MetricsPane(Pane):
     @work(thread=True, exclusive=True, group="m-metrics")
     def _load_metrics(self) -> None:
         try:
+            where = services.store_location(self.state.config)
             names = services.metric_names(self.state.config)
         except Exception as exc:
             self.app.call_from_thread(self._status, f"store not readable: {exc}")
             return
-        self.app.call_from_thread(self._metrics_loaded, names)
+        self.app.call_from_thread(self._metrics_loaded, names, where)
 
     def _status(self, text: str) -> None:
         self.query_one("#m-status", Static).update(Text(text))
 
-    def _metrics_loaded(self, names: list[tuple[str, str]]) -> None:
+    def _metrics_loaded(self, names: list[tuple[str, str]], where: str = "") -> None:
         select = self.query_one("#m-metric", Select)
         current = select.value
         options = [(Text(f"{m} ({t})"), f"{m}{SEP}{t}") for m, t in names]
@@ -59,9 +60,12 @@ class MetricsPane(Pane):
         elif options:  # show something at once; the user picks another from the list
             select.value = options[0][1]
         self._status(
-            f"{len(names)} metrics in the store: pick a metric and an object"
-            if names
-            else "No metrics yet: run a sync on the Run screen (F8)."
+            (
+                f"{len(names)} metrics in the store: pick a metric and an object"
+                if names
+                else "No metrics yet: run a sync on the Run screen (F8)."
+            )
+            + (f"\nStore: {where}" if where else "")
         )
 
     @on(Select.Changed, "#m-metric")

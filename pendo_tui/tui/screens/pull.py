@@ -66,9 +66,9 @@ class PullPane(Pane):
         self._cursors = cursors
         self._render_table()
 
-    def _render_table(self) -> None:
+    def _render_table(self, cursor: int | None = None) -> None:
         table = self.query_one(DataTable)
-        row = table.cursor_row
+        row = table.cursor_row if cursor is None else cursor
         table.clear()
         for m in self.state.config.pull:
             source = m.id or (m.app if m.kind == "pes" else "pipeline")
@@ -82,7 +82,14 @@ class PullPane(Pane):
             cells = (m.name, m.kind, m.object, status, source or "", _options(m))
             table.add_row(*(Text(c) for c in cells), key=m.name)
         if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+            table.move_cursor(row=max(0, min(row, table.row_count - 1)))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer never offers a key that would do nothing (no mapping to act on)."""
+        if action in ("edit_mapping", "remove_mapping", "toggle_enabled"):
+            return bool(self.state.config.pull)
+        return True
 
     def _selected(self) -> int | None:
         table = self.query_one(DataTable)
@@ -90,19 +97,21 @@ class PullPane(Pane):
 
     @on(Button.Pressed, "#pull-new")
     def action_new_mapping(self) -> None:
-        self.app.push_screen(PullEditor(self.state, None), self._edited)
+        self.app.push_screen(PullEditor(self.state, None), lambda ok: self._edited(ok, None))
 
     @on(Button.Pressed, "#pull-edit")
     @on(DataTable.RowSelected)
     def action_edit_mapping(self) -> None:
         idx = self._selected()
         if idx is not None:
-            self.app.push_screen(PullEditor(self.state, idx), self._edited)
+            self.app.push_screen(PullEditor(self.state, idx), lambda ok: self._edited(ok, idx))
 
-    def _edited(self, saved: bool | None) -> None:
+    def _edited(self, saved: bool | None, index: int | None) -> None:
         if saved:
-            self._render_table()
+            row = len(self.state.config.pull) - 1 if index is None else index
+            self._render_table(cursor=row)  # the cursor stays on the row just edited
             self.changed()
+            self.saved_in_session(f"Pull mapping {self.state.config.pull[row].name!r} saved")
 
     @on(Button.Pressed, "#pull-toggle")
     def action_toggle_enabled(self) -> None:

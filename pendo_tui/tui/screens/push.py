@@ -73,13 +73,25 @@ class PushPane(Pane):
         )
         self.refresh_view()
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, cursor: int | None = None) -> None:
+        """Redraw the list; the cursor stays on its row (or goes to ``cursor``), so
+        ``p`` previews the sync the user just edited, not the first one."""
         table = self.query_one("#push-table", DataTable)
+        row = table.cursor_row if cursor is None else cursor
         table.clear()
         for s in self.state.config.push:
             model = Path(s.model.csv).name if s.model.csv else (s.model.query or "")[:40]
             cells = (s.name, s.kind, model, s.primary_key, s.on_delete)
             table.add_row(*(Text(c) for c in cells), "yes" if s.enabled else "no", key=s.name)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(row, table.row_count - 1)))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer never offers a key that would do nothing (no sync to act on)."""
+        if action in ("edit_sync", "remove_sync", "preview"):
+            return bool(self.state.config.push)
+        return True
 
     def _selected(self) -> int | None:
         table = self.query_one("#push-table", DataTable)
@@ -87,19 +99,26 @@ class PushPane(Pane):
 
     @on(Button.Pressed, "#push-new")
     def action_new_sync(self) -> None:
-        self.app.push_screen(PushEditor(self.state, None), self._edited)
+        self.app.push_screen(PushEditor(self.state, None), lambda ok: self._edited(ok, None))
 
     @on(Button.Pressed, "#push-edit")
     @on(DataTable.RowSelected, "#push-table")
     def action_edit_sync(self) -> None:
         idx = self._selected()
         if idx is not None:
-            self.app.push_screen(PushEditor(self.state, idx), self._edited)
+            self.app.push_screen(PushEditor(self.state, idx), lambda ok: self._edited(ok, idx))
 
-    def _edited(self, saved: bool | None) -> None:
+    def _edited(self, saved: bool | None, index: int | None) -> None:
         if saved:
-            self.refresh_view()
+            row = len(self.state.config.push) - 1 if index is None else index
+            self.refresh_view(cursor=row)
+            self._clear_preview()  # it described the sync before this edit
             self.changed()
+            self.saved_in_session(f"Push sync {self.state.config.push[row].name!r} saved")
+
+    def _clear_preview(self, text: str = "") -> None:
+        self.query_one("#preview-summary", Static).update(Text(text))
+        self.query_one("#preview-table", DataTable).clear(columns=True)
 
     @on(Button.Pressed, "#push-remove")
     def action_remove_sync(self) -> None:
@@ -110,6 +129,7 @@ class PushPane(Pane):
         del push[idx]
         self.state.propose({"push": push})
         self.refresh_view()
+        self._clear_preview()
         self.changed()
 
     @on(Button.Pressed, "#push-preview")
@@ -118,7 +138,9 @@ class PushPane(Pane):
         if idx is None:
             self.notify("Add a push sync first", severity="warning")
             return
-        self.query_one("#preview-summary", Static).update("planning (dry run, nothing is sent)…")
+        name = self.state.config.push[idx].name
+        # the old preview goes at once: it must never pass for this sync's
+        self._clear_preview(f"planning {name!r} (dry run, nothing is sent)…")
         self._plan(self.state.config.push[idx])
 
     @work(thread=True, exclusive=True, group="push-preview")
@@ -127,8 +149,9 @@ class PushPane(Pane):
             plan = services.push_preview(self.state, sync, self.tui.request_log)
         except Exception as exc:  # shown as a notification, never a traceback
             self.app.call_from_thread(self.tui.show_error, exc)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.app.call_from_thread(
-                self.query_one("#preview-summary", Static).update, "dry run failed"
+                self._clear_preview, f"Dry run of {sync.name!r} failed: {first}"
             )
             return
         self.app.call_from_thread(self._show_plan, sync.name, plan)

@@ -68,15 +68,49 @@ ITEM_COUNTS = (
 )
 
 
+def _reasons(value: Any) -> str:
+    """{reason: count} (or {reason: {"count": n}}) → "anonymous 3, no company 2"."""
+    if not isinstance(value, dict):
+        return ""
+    return ", ".join(f"{reason} {_n(n)}" for reason, n in value.items() if _n(n))
+
+
 def item_line(item: dict[str, Any]) -> str:
-    parts = [
-        f"{label} {_n(item[k])}"
-        for k, label, zero in ITEM_COUNTS
-        if k in item and (zero or _n(item[k]))
-    ]
+    parts = []
+    for k, label, zero in ITEM_COUNTS:
+        if k in item and (zero or _n(item[k])):
+            reasons = _reasons(item[k]) if k == "skipped" else ""
+            parts.append(f"{label} {_n(item[k])}" + (f" ({reasons})" if reasons else ""))
     if item.get("error"):
         parts.append(str(item["error"]).splitlines()[0])
     return f"{item.get('status', '')}: " + ", ".join(parts)
+
+
+def item_notes(item: dict[str, Any]) -> list[str]:
+    """Why rows were skipped or rejected, and the run's advice, as whole lines: the
+    mapping rows only have room for counts."""
+    name = item.get("name", "")
+    lines = []
+    skipped, examples = item.get("skipped"), item.get("skipped_examples") or {}
+    if isinstance(skipped, dict) and _n(skipped):
+        parts = []
+        for reason, n in skipped.items():
+            ex = examples.get(reason) if isinstance(examples, dict) else None
+            shown = f" (e.g. {', '.join(map(str, ex[:3]))})" if ex else ""
+            parts.append(f"{_n(n)} {reason}{shown}")
+        lines.append(f"{name}: skipped " + "; ".join(parts))
+    rejected = item.get("rejected_reasons")
+    if isinstance(rejected, dict) and rejected:
+        parts = []
+        for reason, v in rejected.items():
+            ex = v.get("examples") if isinstance(v, dict) else None
+            count = v.get("count", 0) if isinstance(v, dict) else v
+            shown = f" (e.g. {', '.join(map(str, ex[:3]))})" if ex else ""
+            parts.append(f"{_n(count)} {reason}{shown}")
+        lines.append(f"{name}: rejected " + "; ".join(parts))
+    for warning in item.get("warnings") or []:
+        lines.append(f"{name}: ⚠ {warning}")
+    return lines
 
 
 def _n(value: Any) -> int:
@@ -107,6 +141,7 @@ class RunPane(Pane):
             yield Button("Re-sync all… (R)", id="run-resync", variant="error")
         yield Static("", id="run-status")
         yield Vertical(id="run-mappings")
+        yield Static("", id="run-notes")
         yield Static("Run history", classes="section-title")
         yield DataTable(id="run-history", cursor_type="row")
         self._lock = threading.Lock()
@@ -158,7 +193,10 @@ class RunPane(Pane):
 
     def update_banner(self) -> None:
         stale = getattr(self, "_stale", [])
-        banner = self.query_one("#resync-banner", Static)
+        found = self.query("#resync-banner")
+        if not found:  # the pane is still composing (lazy mount): refresh_view redraws it
+            return
+        banner = found.first(Static)
         if stale:
             banner.update(
                 "⚠ Configuration changed — re-sync needed for "
@@ -219,16 +257,21 @@ class RunPane(Pane):
             impact: dict[str, int] | None = services.resync_impact(self.state.config)
         except Exception:
             impact = None
-        self.app.call_from_thread(self._confirm_resync, impact)
+        try:
+            where = services.store_location(self.state.config)
+        except Exception as exc:  # a bad URL: the run itself will say so too
+            where = str(exc).splitlines()[0]
+        self.app.call_from_thread(self._confirm_resync, impact, where)
 
-    def _confirm_resync(self, impact: dict[str, int] | None) -> None:
+    def _confirm_resync(self, impact: dict[str, int] | None, where: str = "") -> None:
         cfg = self.state.config
         first = date.today() - timedelta(days=cfg.pendo.days_to_sync)
         names = ", ".join(m.name for m in cfg.pull if m.enabled) or "none"
         body = (
             f"Every mapped metric is rebuilt from {first} ({cfg.pendo.days_to_sync} days).\n"
             f"Mappings: {names}.\n"
-            f"Deleted: all metrics and activities dated before {first}"
+            + (f"Store: {where}.\n" if where else "")
+            + f"Deleted: all metrics and activities dated before {first}"
         )
         if impact is not None:
             body += (
@@ -258,6 +301,11 @@ class RunPane(Pane):
         for w in self.query(MappingProgress):
             if w.mapping_name in self._queued:
                 w.update_progress(0, None, "queued")
+            elif kind == "resync_all" and w.is_push:
+                # an older run's numbers must not pass for this one's
+                w.finish("not part of Re-sync all (it rebuilds pull data only)", True)
+                w.reset()
+        self.query_one("#run-notes", Static).update("")
         self.query_one("#run-status", Static).update(f"{kind.replace('_', ' ')} running…")
         self._run(kind, mappings)
 
@@ -304,6 +352,9 @@ class RunPane(Pane):
             self.tui.show_error(error)
         else:
             text, ok = summary_line(summary)
+            store = summary_dict(summary).get("store")
+            if store:  # the full location: the same store cron must use
+                text += f"\nStore: {store}"
             self.notify(
                 text,
                 severity="information" if ok else "error",
@@ -320,6 +371,8 @@ class RunPane(Pane):
             elif w.mapping_name in self._queued:
                 w.finish("done" if ok else "not run", ok)
         self.query_one("#run-status", Static).update(Text(text))
+        notes = [line for i in summary_dict(summary).get("items", []) for line in item_notes(i)]
+        self.query_one("#run-notes", Static).update(Text("\n".join(notes)))
         self.update_banner()
         self._check_stale()
         self.tui.runs_changed()

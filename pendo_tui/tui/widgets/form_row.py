@@ -43,6 +43,11 @@ class FormRow(Vertical):
         self.set_class(bool(message), "has-error")
 
     @property
+    def empty(self) -> bool:
+        value = getattr(self.field, "value", None)
+        return isinstance(value, str) and not value.strip()
+
+    @property
     def shown(self) -> bool:
         """False when the row (or a container of it) is hidden for the current kind."""
         node: Widget | None = self
@@ -85,7 +90,8 @@ def label_words(message: str, rows: list[FormRow], base: str) -> tuple[str, Form
     if not mentioned:
         return out, None
     order = {id(r): i for i, r in enumerate(rows)}
-    candidates = sorted(mentioned, key=lambda r: (not r.shown, order[id(r)]))
+    # the field to fix: shown, and empty if one is ("source 'csv' needs path" → CSV path)
+    candidates = sorted(mentioned, key=lambda r: (not r.shown, not r.empty, order[id(r)]))
     return out, candidates[0]
 
 

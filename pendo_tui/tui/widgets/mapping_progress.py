@@ -30,6 +30,10 @@ class MappingProgress(Horizontal):
         bar.update(total=total if total else None, progress=done)
         self.query_one(".mp-message", Static).update(Text(message))
 
+    def reset(self) -> None:
+        """Back to idle (an empty bar), keeping the message."""
+        self.query_one(ProgressBar).update(total=1, progress=0)
+
     def finish(self, message: str, ok: bool) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=1, progress=1 if ok else 0)

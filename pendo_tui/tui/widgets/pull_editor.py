@@ -30,6 +30,7 @@ OBJECTS = [
     ("Asset", "asset"),
     ("Project", "project"),
 ]
+PICKABLE = ("page", "feature", "report")  # kinds whose id F4 / Pick… lists from Pendo
 # Which rows each kind shows; everything else is hidden.
 KIND_FIELDS = {
     "page": {"id", "metric", "segment", "multi_app", "passive", "auto_create_users"},
@@ -191,6 +192,12 @@ class PullEditor(ModalScreen[bool]):
     def _kind_changed(self, event: Select.Changed) -> None:
         self.kind = str(event.value)
         self._show_kind_fields()
+        self.refresh_bindings()  # F4 is offered only where there is something to pick
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick":
+            return self.kind in PICKABLE
+        return True
 
     def _show_kind_fields(self) -> None:
         shown = KIND_FIELDS[self.kind]
@@ -225,7 +232,7 @@ class PullEditor(ModalScreen[bool]):
 
     @on(Button.Pressed, "#pe-pick")
     def action_pick(self) -> None:
-        if self.kind not in ("page", "feature", "report"):
+        if self.kind not in PICKABLE:
             return
         kind = self.kind
         self.app.push_screen(
