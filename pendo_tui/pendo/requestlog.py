@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -25,6 +27,31 @@ REDACTED_TRACK = "<redacted:track-secret>"
 SENSITIVE_HEADERS = frozenset(
     {"x-pendo-integration-key", "authorization", "proxy-authorization", "cookie", "set-cookie"}
 )
+
+
+# Which mapping, sync or screen action is making calls on this thread ("pull Dashboard
+# views"). The engine sets it per mapping/sync; a call records it when it is made. Worker
+# threads start with an empty context: pools pass it on with ``inherit_source``.
+_SOURCE: ContextVar[str] = ContextVar("pendo_tui_request_source", default="")
+
+
+def current_source() -> str:
+    return _SOURCE.get()
+
+
+def inherit_source(label: str) -> None:
+    """ThreadPoolExecutor ``initializer``: a worker's calls carry its creator's source."""
+    _SOURCE.set(label)
+
+
+@contextmanager
+def request_source(label: str) -> Iterator[None]:
+    """Calls made inside (on this thread) are labelled ``label`` in the request log."""
+    token = _SOURCE.set(label)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
 
 
 @dataclass(slots=True)
@@ -46,6 +73,7 @@ class RequestRecord:
     error: str | None = None
     attempt: int = 1
     kind: str = ""
+    source: str = ""  # which mapping / sync / action made the call ("pull Dashboard views")
 
     @property
     def truncated(self) -> bool:
@@ -159,8 +187,10 @@ class RequestLog:
         error: str | None = None,
         attempt: int = 1,
         kind: str = "",
+        source: str | None = None,
     ) -> RequestRecord:
-        """Redact, truncate, store and publish one attempt."""
+        """Redact, truncate, store and publish one attempt. ``source`` defaults to the
+        calling thread's ``request_source``."""
         red = self.redactor
         req_h = red.headers(request_headers)
         resp_h = red.headers(response_headers)
@@ -182,6 +212,7 @@ class RequestLog:
             error=red.text(error) if error else None,
             attempt=attempt,
             kind=kind,
+            source=current_source() if source is None else source,
         )
         self.append(rec)
         return rec

@@ -22,7 +22,7 @@ import stamina
 
 from pendo_tui.pendo.errormap import ErrorMapper, describe
 from pendo_tui.pendo.errors import MalformedResponseError, NetworkError, PendoError
-from pendo_tui.pendo.requestlog import RequestLog
+from pendo_tui.pendo.requestlog import RequestLog, current_source
 from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, Prefetcher, iter_items
 
 KEY_HEADER = "x-pendo-integration-key"
@@ -54,6 +54,8 @@ class Call:
     timeout: httpx.Timeout | None = None
     write: bool = False
     idempotent: bool = True
+    # who made the call (set when the call is built, on the caller's thread)
+    source: str = field(default_factory=current_source)
 
 
 @dataclass(slots=True)
@@ -336,6 +338,7 @@ class Transport:
             error=err,
             attempt=attempt,
             kind=call.kind,
+            source=call.source,
         )
 
 

@@ -5,6 +5,7 @@ Versions:
 - 0 — a store made before versioning: the tables exist but ``schema_info`` does not.
 - 1 — first versioned layout (``schema_info`` added).
 - 2 — ``requests`` gains ``kind``, ``request_body_size``, ``response_body_size``.
+- 3 — ``requests`` gains ``source`` (the mapping or sync that made the call).
 
 ``STEPS[n]`` upgrades a store from ``n - 1`` to ``n``. Steps only ever add (tables,
 columns, indexes): users point BI tools at these tables, so nothing is renamed or
@@ -56,9 +57,15 @@ def _step_2_request_kind_and_sizes(conn: Connection) -> None:
         _add_columns(conn, "requests", ["kind", "request_body_size", "response_body_size"])
 
 
+def _step_3_request_source(conn: Connection) -> None:
+    if inspect(conn).has_table("requests"):
+        _add_columns(conn, "requests", ["source"])
+
+
 STEPS: dict[int, Step] = {
     1: _step_1_versioning,
     2: _step_2_request_kind_and_sizes,
+    3: _step_3_request_source,
 }
 
 assert max(STEPS) == schema.SCHEMA_VERSION, "every SCHEMA_VERSION needs a migration step"

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from .types import UtcDateTime
 
 # History: 1 = first layout; 2 = requests.kind, request_body_size, response_body_size.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -140,6 +140,8 @@ requests = Table(
     Column("kind", String(32)),  # verify | list | aggregation | report | metadata | track ...
     Column("request_body_size", BigInteger),
     Column("response_body_size", BigInteger),
+    # Added in schema 3: which mapping or sync made the call ("pull Dashboard views").
+    Column("source", String(200)),
 )
 
 pull_state = Table(

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pendo_tui.config.model import Config, PullMapping, PushSync
 from pendo_tui.errors import ConfigError, ExitCode, PendoTuiError, UsageError
-from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
+from pendo_tui.pendo.requestlog import RequestLog, RequestRecord, request_source
 from pendo_tui.store import schema
 from pendo_tui.store.db import Store, open_store
 from pendo_tui.sync.alerts import alert_reason, send_alerts
@@ -109,6 +109,7 @@ class RequestPersister:
             "error": r.error,
             "attempt": r.attempt,
             "kind": r.kind,
+            "source": r.source[:200] or None,
             "request_body_size": r.request_body_size,
             "response_body_size": r.response_body_size,
         }
@@ -230,7 +231,8 @@ def _run_locked(
         push_engine = PushEngine(config, client, store, progress=progress, run_id=summary.run_id)
         if pushes and not dry_run:
             for s in pushes:  # auth problems surface before the first write of any sync
-                push_engine.preflight(s)
+                with request_source(f"push {s.name} (pre-flight)"):
+                    push_engine.preflight(s)
         _run_pulls(summary, pull_engine, pulls, kind, dry_run, persister, progress)
         _run_pushes(summary, push_engine, pushes, dry_run, persister, progress)
         _finish(summary, config)
@@ -278,7 +280,8 @@ def _run_pulls(
         return
     if kind == "resync_all":
         try:
-            results = engine.resync_all(pulls)
+            with request_source("re-sync all"):  # each mapping's fetch names itself
+                results = engine.resync_all(pulls)
             for m, res in zip(pulls, results, strict=True):
                 summary.items.append(_item("pull", m.name, "ok", res))
         except PendoTuiError as err:
@@ -291,6 +294,7 @@ def _run_pulls(
         return
     for m in pulls:
         _run_item(summary, "pull", m.name, lambda m=m: engine.sync(m), persister, progress)
+    # (each item's calls are labelled "pull <name>" / "push <name>" in _run_item)
 
 
 def _run_pushes(
@@ -320,7 +324,9 @@ def _run_item(
     """Run one mapping or sync; its failure is recorded and the run goes on, except an
     auth failure, which would fail every later item the same way."""
     try:
-        summary.items.append(_item(kind, name, "ok", work()))
+        with request_source(f"{kind} {name}"):  # the debugger's "made by" column
+            result = work()
+        summary.items.append(_item(kind, name, "ok", result))
     except PendoTuiError as err:
         summary.items.append(_item(kind, name, "failed", None, err))
         _note_failure(summary, err)

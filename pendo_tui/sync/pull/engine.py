@@ -23,11 +23,12 @@ from sqlalchemy import Connection, bindparam, case, select, update
 from pendo_tui.config.model import DEFAULT_APP_ID, Config, PullMapping, multi_app_metric_name
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
+from pendo_tui.pendo.requestlog import request_source
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull import pipelines as pp
 from pendo_tui.sync.pull import stage as st
+from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
 from pendo_tui.sync.pull.identity import (
     CREATED,
@@ -295,7 +296,8 @@ class PullEngine:
             "aggregation": self._fetch_aggregation,
             "pes": self._fetch_pes,
         }
-        fetchers[job.mapping.kind](conn, job, index)
+        with request_source(f"pull {job.mapping.name}"):  # named in the request log
+            fetchers[job.mapping.kind](conn, job, index)
         job.result.skipped = {r: len(keys) for r, keys in sorted(job.skipped.items())}
 
     def _stream(self, job: _Job, steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

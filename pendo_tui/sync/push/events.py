@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError, ServerError
+from pendo_tui.pendo.requestlog import current_source, inherit_source
 from pendo_tui.sync.push.common import PushContext, as_id, jsonable, keyed_rows
 from pendo_tui.sync.push.state import (
     DELIVERED,
@@ -233,7 +234,12 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
         else:
             outcomes.put(_Outcome(event, None))
 
-    with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-track") as pool:
+    with ThreadPoolExecutor(
+        max_workers=s.concurrency,
+        thread_name_prefix="push-track",
+        initializer=inherit_source,  # the debugger names this sync on each call
+        initargs=(current_source(),),
+    ) as pool:
         while True:
             fresh: list[PlannedEvent] = []
             # Refill only when a few slots are free: one state commit then covers several

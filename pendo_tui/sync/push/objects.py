@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import AuthError, BadRequestError
+from pendo_tui.pendo.requestlog import current_source, inherit_source
 from pendo_tui.sync.push.common import PushContext, as_id, jsonable, keyed_rows
 from pendo_tui.sync.push.state import (
     DELIVERED,
@@ -190,7 +191,12 @@ def push_objects(ctx: PushContext, writes: Iterator[PlannedWrite]) -> None:
     batches = _batches(first, writes, s.batch_size)
     pending: dict[Future[BatchOutcome], list[PlannedWrite]] = {}
     fatal: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="push-meta") as pool:
+    with ThreadPoolExecutor(
+        max_workers=s.concurrency,
+        thread_name_prefix="push-meta",
+        initializer=inherit_source,  # the debugger names this sync on each call
+        initargs=(current_source(),),
+    ) as pool:
         while True:
             while fatal is None and len(pending) < s.concurrency:
                 try:

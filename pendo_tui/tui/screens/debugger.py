@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.request_detail import RequestDetail
 
+_AGG_NAME = re.compile(r'"name"\s*:\s*"pendo-tui:([^"]*)"')
 INCOMING_MAX = 5_000  # records waiting for the next tick; oldest dropped if the UI lags
 SHOWN_MAX = 2_000  # records kept for the view (the store keeps them all)
 LIVE = "live"
@@ -56,6 +58,16 @@ def human_size(n: int | None) -> str:
     return f"{n:.1f} GB"
 
 
+def made_by(record: Any) -> str:
+    """Which mapping, sync or screen action made the call; calls stored before the
+    source was recorded fall back to the name the engine gives an aggregation."""
+    source = getattr(record, "source", "") or ""
+    if source:
+        return source
+    match = _AGG_NAME.search(getattr(record, "request_body", "") or "")
+    return f"pull {match.group(1)}" if match else ""
+
+
 def record_from_row(row: dict[str, Any]) -> Any:
     """A stored ``requests`` row → a RequestRecord (for detail, HAR and curl)."""
     data = dict(row)
@@ -75,6 +87,7 @@ def record_from_row(row: dict[str, Any]) -> Any:
         if data.get(f"{name}_size") is None:
             data[f"{name}_size"] = len(data[name].encode())
     data["attempt"] = data.get("attempt") or 1
+    data["source"] = data.get("source") or ""
     names = {f.name for f in dataclasses.fields(RequestRecord)}
     return RequestRecord(**{n: data[n] for n in names if n in data})
 
@@ -99,7 +112,7 @@ class DebuggerPane(Pane):
                 [("Live (this session)", LIVE)], value=LIVE, allow_blank=False, id="dbg-source"
             )
             yield Select(STATUS_FILTERS, value="all", allow_blank=False, id="dbg-status")
-            yield Input(placeholder="filter (method, URL)", id="dbg-text")
+            yield Input(placeholder="filter (mapping, method, URL)", id="dbg-text")
             yield Button("Export HAR (x)", id="dbg-har")
         yield DataTable(id="dbg-table", cursor_type="row")
         yield Static(
@@ -108,7 +121,7 @@ class DebuggerPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(
-            "Time", "Method", "Path", "Status", "Duration", "Size"
+            "Time", "Made by", "Method", "Path", "Status", "Duration", "Size"
         )
         self.set_interval(0.1, self._drain)
 
@@ -146,7 +159,8 @@ class DebuggerPane(Pane):
         ):
             return False
         needle = self.query_one("#dbg-text", Input).value.strip().lower()
-        return not needle or needle in f"{r.method} {r.url}".lower()
+        source = getattr(r, "source", "") or ""
+        return not needle or needle in f"{source} {r.method} {r.url}".lower()
 
     def _add_rows(self, records: list[Any], prefix: str) -> None:
         table = self.query_one(DataTable)
@@ -162,6 +176,7 @@ class DebuggerPane(Pane):
             path = r.url.split("://", 1)[-1].split("/", 1)[-1]
             table.add_row(
                 at,
+                Text(made_by(r)[:40]),
                 r.method,
                 Text("/" + path[:90]),
                 status_text(r.status),

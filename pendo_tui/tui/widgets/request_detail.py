@@ -43,7 +43,13 @@ class RequestDetail(ModalScreen[None]):
         r = self._r
         with Vertical(classes="modal-box wide"):
             yield Static(
-                escape(f"{r.method} {r.url}") + f"\nstatus {r.status or 'no response'} · "
+                escape(f"{r.method} {r.url}")
+                + (
+                    f"\nmade by {escape(getattr(r, 'source', ''))}"
+                    if getattr(r, "source", "")
+                    else ""
+                )
+                + f"\nstatus {r.status or 'no response'} · "
                 f"{r.duration_ms or 0:.0f} ms · attempt {getattr(r, 'attempt', 1)}"
                 + (f"\n[red]{escape(str(r.error))}[/]" if r.error else ""),
                 classes="modal-title",
