@@ -59,9 +59,10 @@ def client_for(state: AppState, request_log: Any = None, retries: int = 2) -> It
 def check_connection(state: AppState, request_log: Any = None) -> ConnectionStatus:
     """One verify call → what the key can do, or the exact reason it cannot."""
     from pendo_tui.errors import PendoTuiError
+    from pendo_tui.pendo.requestlog import request_source
 
     try:
-        with client_for(state, request_log, retries=0) as client:
+        with request_source("connection check"), client_for(state, request_log, 0) as client:
             info = client.verify()
     except PendoTuiError as exc:
         return ConnectionStatus("error", str(exc))
@@ -168,12 +169,13 @@ def run_sync(
 
 def push_preview(state: AppState, sync: PushSync, request_log: Any = None) -> Any:
     """What a push sync would send (dry run): PushEngine.plan."""
+    from pendo_tui.pendo.requestlog import request_source
     from pendo_tui.store.db import open_store
     from pendo_tui.sync.push.engine import PushEngine
 
     store = open_store(state.config.store.url)
     try:
-        with client_for(state, request_log) as client:
+        with request_source(f"dry run {sync.name}"), client_for(state, request_log) as client:
             engine = PushEngine(state.config, client, store, lambda _e: None)
             return engine.plan(sync)
     finally:
