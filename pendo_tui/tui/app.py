@@ -90,6 +90,16 @@ def _default_request_log() -> Any:
     return RequestLog()
 
 
+def default_export_dir() -> Path:
+    """The user's download folder when there is one, else pendo-tui's data folder."""
+    import platformdirs
+
+    downloads = platformdirs.user_downloads_path()
+    if downloads.is_dir():
+        return downloads
+    return platformdirs.user_data_path("pendo-tui") / "exports"
+
+
 SECRET_WORDS = {SECRET_INTEGRATION_KEY: "integration key", SECRET_TRACK: "track secret"}
 
 
@@ -146,7 +156,9 @@ class PendoTuiApp(App[int]):
             secrets = Secrets(cfg.profile)
         self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
         self.request_log = request_log if request_log is not None else _default_request_log()
-        self.export_dir = export_dir or Path.cwd()
+        # HAR exports and saved copies: never the working directory (cron's or wherever
+        # the app was started), but the user's Downloads (else data) folder
+        self.export_dir = export_dir or default_export_dir()
         self._check_on_start = check_on_start
         self._unsubscribe: Any = None
         self._panes_ready = False
@@ -370,13 +382,18 @@ class PendoTuiApp(App[int]):
         if self.state.config_path is None:  # the demo: explain, offer to save a copy
             from pendo_tui.tui.widgets.save_as import SaveAsModal
 
-            self.push_screen(SaveAsModal(self._save_copy, self.state.sim_url))
+            self.push_screen(SaveAsModal(self._save_copy, self.state.sim_url, self.export_dir))
             return
         self._save()
 
     def _save_copy(self, path: Path) -> str | None:
         """SaveAsModal's writer: the error text to show in the modal, or None when saved."""
         self.state.config_path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.state.config_path = None
+            return f"Cannot create {path.parent}: {exc.strerror}; try another path"
         if self._save():
             return None
         self.state.config_path = None

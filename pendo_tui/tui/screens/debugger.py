@@ -270,8 +270,9 @@ class DebuggerPane(Pane):
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"pendo-tui-{'live' if self._source == LIVE else 'run-' + self._source}-{stamp}.har"
-        path = Path(self.tui.export_dir) / name
+        path = Path(self.tui.export_dir).expanduser().resolve() / name
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(to_har(records), indent=1), encoding="utf-8")
         except Exception as exc:  # disk full, bad record: a notification, not a traceback
             self.tui.show_error(exc)

@@ -42,17 +42,20 @@ class SaveAsModal(ModalScreen[Path | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Close")]
 
-    def __init__(self, save: Callable[[Path], str | None], sim_url: str | None) -> None:
+    def __init__(
+        self, save: Callable[[Path], str | None], sim_url: str | None, folder: Path | None = None
+    ) -> None:
         super().__init__()
         self._save = save
         self._sim_url = sim_url
+        self._folder = folder or Path.home()  # never the working directory by default
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box wide"):
             yield Static("Demo mode: save a copy?", classes="modal-title")
             yield Static(demo_explanation(self._sim_url), id="save-as-body")
             yield Static("Save a copy of this config to", classes="form-label", id="save-as-label")
-            yield Input(str(Path.cwd() / DEFAULT_NAME), id="save-as-path")
+            yield Input(str(self._folder.expanduser().resolve() / DEFAULT_NAME), id="save-as-path")
             yield Static("", id="save-as-error", classes="form-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save copy", variant="primary", id="save-as-ok")
@@ -83,7 +86,7 @@ class SaveAsModal(ModalScreen[Path | None]):
             error.update("Type a file path, e.g. ./" + DEFAULT_NAME)
             error.display = True
             return
-        path = Path(raw).expanduser()
+        path = Path(raw).expanduser().resolve()  # the toast names the full path
         problem = self._save(path)
         if problem:
             error.update(Text(problem))
