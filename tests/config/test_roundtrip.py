@@ -53,7 +53,9 @@ def test_example_loads_cleanly() -> None:
     config = load_config(EXAMPLE)
     assert {m.kind for m in config.pull} == {"page", "feature", "report", "aggregation", "pes"}
     assert {s.kind for s in config.push} == {"events", "visitor"}
-    assert config.alerts.urls and config.pull[3].pipeline_steps()
+    assert config.pull[3].pipeline_steps()
+    # copyable as it is: no live alert targets, no threshold every real run would cross
+    assert config.alerts.urls == [] and config.alerts.rejected_threshold is None
     assert config.apps[0].id == "-323232" and config.apps[-1].id == "unknown"
 
 
@@ -336,3 +338,20 @@ def test_the_model_has_no_secret_fields() -> None:
     assert not {n for n in names if "secret" in n or "password" in n or n.endswith("_key")} - {
         "primary_key"
     }
+
+
+def test_example_store_is_one_absolute_path_for_cron_and_the_app() -> None:
+    """A relative SQLite URL would give cron and the TUI two different stores."""
+    from pendo_tui.store.urls import default_store_path, parse_store_url
+
+    config = load_config(EXAMPLE)
+    parsed = parse_store_url(config.store.url)
+    assert config.store.url is None  # the default: the user data folder
+    assert parsed.sqlite_path == default_store_path()
+    assert parsed.sqlite_path is not None and parsed.sqlite_path.is_absolute()
+    # the URLs the comments offer are absolute too
+    for line in EXAMPLE.read_text().splitlines():
+        if line.startswith("# url = \"sqlite:"):
+            url = line.split("=", 1)[1].strip().strip('"')
+            path = parse_store_url(url).sqlite_path
+            assert path is not None and path.is_absolute(), line
