@@ -83,6 +83,7 @@ def _entry(rec: RequestRecord) -> dict[str, Any]:
         "cache": {},
         "timings": {"send": 0, "wait": rec.duration_ms, "receive": 0},
         "_kind": rec.kind,
+        "_source": getattr(rec, "source", ""),  # the mapping or sync that made the call
         "_attempt": rec.attempt,
     }
     if rec.error:

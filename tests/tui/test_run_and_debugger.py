@@ -56,7 +56,7 @@ async def test_sync_all_fills_store_and_debugger_live(demo_app: PendoTuiApp) -> 
         # debugger: every call of the run arrived in the live table, newest last
         await pilot.press("f9")
         assert await wait_for(pilot, lambda: dbg_table.row_count > start_rows + 5, 5)
-        cells = [str(dbg_table.get_row_at(i)[2]) for i in range(dbg_table.row_count)]
+        cells = [str(dbg_table.get_row_at(i)[3]) for i in range(dbg_table.row_count)]
         assert any("/api/v1/aggregation" in c for c in cells)
         assert all(DEMO_WRITE_KEY not in json.dumps(str(r)) for r in demo_app.request_log.records())
         # detail view: pretty JSON, redacted headers, curl without the key
@@ -76,7 +76,7 @@ async def test_sync_all_fills_store_and_debugger_live(demo_app: PendoTuiApp) -> 
         await pilot.pause()
         assert dbg_table.row_count >= 1
         assert all(
-            "token/verify" in str(dbg_table.get_row_at(i)[2]) for i in range(dbg_table.row_count)
+            "token/verify" in str(dbg_table.get_row_at(i)[3]) for i in range(dbg_table.row_count)
         )
     assert _count(url, runs, runs.c.status == "ok") == 1
     assert _count(url, metrics) > 0
@@ -242,7 +242,7 @@ async def test_debugger_keeps_up_with_a_flood_of_calls(make_app, demo_cfg, tmp_p
         assert await wait_for(pilot, lambda: not thread.is_alive(), 30)
 
         def last_path() -> str:
-            return str(table.get_row_at(table.row_count - 1)[2]) if table.row_count else ""
+            return str(table.get_row_at(table.row_count - 1)[3]) if table.row_count else ""
 
         assert await wait_for(pilot, lambda: last_path().endswith(f"n={total}"), 5)
         elapsed = time.monotonic() - started
