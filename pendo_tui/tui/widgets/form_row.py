@@ -62,31 +62,39 @@ def _under(path: str, base: str) -> bool:
     return path == base or path.startswith(base + ".")
 
 
-def _key_pattern(key: str) -> re.Pattern[str]:
-    # a key as a word of its own: not part of a longer key, a dotted path or a quoted value
-    return re.compile(rf"(?<![\w.'\"/]){re.escape(key)}(?![\w'\"/]|\.\w)")
+# A plain-word key ("id", "event", "path") is a key only where a rule names a field:
+# first in the message, or after one of these words ("needs id", "one of event or …").
+# Elsewhere it is English ("the page's Pendo id") and stays.
+_KEY_CONTEXT = ("needs ", "of ", "or ", "and ", "but ", "both ", "either ")
 
 
 def label_words(message: str, rows: list[FormRow], base: str) -> tuple[str, FormRow | None]:
     """``message`` with the keys of ``rows`` under ``base`` replaced by their labels, and
-    the first of those rows it mentions (form order, shown rows first)."""
-    keyed: list[tuple[str, FormRow]] = []
+    the first of those rows it mentions (shown rows first, then empty ones, form order)."""
+    by_key: dict[str, FormRow] = {}
     for row in rows:
         if not _under(row.path, base) or row.path == base:
             continue
         rel = row.path[len(base) + 1 :]
-        for key in dict.fromkeys((rel, rel.rsplit(".", 1)[-1])):
-            keyed.append((key, row))
-    keyed.sort(key=lambda kr: -len(kr[0]))  # longest first: event_column before event
+        for key in (rel, rel.rsplit(".", 1)[-1]):
+            by_key.setdefault(key, row)
+    if not by_key:
+        return message, None
+    keys = sorted(by_key, key=len, reverse=True)  # longest first: event_column before event
+    pattern = re.compile(
+        r"(?<![\w.'\"/])(" + "|".join(map(re.escape, keys)) + r")(?![\w'\"/]|\.\w)"
+    )
     mentioned: list[FormRow] = []
-    out = message
-    for key, row in keyed:
-        pattern = _key_pattern(key)
-        match = pattern.search(out)
-        if match is None:
-            continue
+
+    def replace(match: re.Match[str]) -> str:
+        key, before = match.group(1), message[: match.start()]
+        if "_" not in key and before.strip() and not before.endswith(_KEY_CONTEXT):
+            return key
+        row = by_key[key]
         mentioned.append(row)
-        out = pattern.sub(f'"{row.label}"', out)
+        return f'"{row.label}"'
+
+    out = pattern.sub(replace, message)  # one pass: a label is never rewritten again
     if not mentioned:
         return out, None
     order = {id(r): i for i, r in enumerate(rows)}
@@ -107,9 +115,8 @@ def show_errors(root: Widget, errors: dict[str, str], scope: str = "") -> list[s
     unclaimed: list[str] = []
     for path, msg in errors.items():
         owner = next((r for r in rows if _under(path, r.path)), None)
-        if owner is not None:
-            parent = owner.path.rsplit(".", 1)[0] if "." in owner.path else owner.path
-            words, _row = label_words(msg, rows, parent)
+        if owner is not None:  # about the field itself; keys of its parts become labels
+            words, _named = label_words(msg, rows, owner.path)
             messages.setdefault(id(owner), words)
             continue
         # a record-level rule (push.2, identity): the first field its message names

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
@@ -324,15 +325,20 @@ class PullEditor(ModalScreen[bool]):
     @on(TextArea.Changed)
     def _recheck(self) -> None:
         """Once a save was refused, each edit re-validates: a fixed error clears at once."""
-        if self._tried:
+        if not self._tried or not self.is_attached:
+            return
+        try:
             self.kind = str(self.query_one("#pe-kind", Select).value)
             self._show(self._errors(apply=False))
+        except NoMatches:  # a change queued while the editor was closing
+            return
 
     @on(Button.Pressed, "#pe-save")
     def action_save_mapping(self) -> None:
         errors = self._errors(apply=True)
         rest = self._show(errors)
         if not errors:
+            self._tried = False
             self.dismiss(True)
             return
         self._tried = True

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Select, Static, Switch
@@ -285,9 +286,13 @@ class PushEditor(ModalScreen[bool]):
     @on(Switch.Changed)
     def _recheck(self) -> None:
         """Once a save was refused, each edit re-validates: a fixed error clears at once."""
-        if self._tried:
+        if not self._tried or not self.is_attached:
+            return
+        try:
             self.kind = str(self.query_one("#ps-kind", Select).value)
             self._show(self._errors(apply=False))
+        except NoMatches:  # a change queued while the editor was closing
+            return
 
     def _list_errors(self) -> dict[str, str]:
         """Lists the form would otherwise save other than typed (a name twice, an empty side)."""
@@ -312,6 +317,7 @@ class PushEditor(ModalScreen[bool]):
         errors = self._errors(apply=True)
         rest = self._show(errors)
         if not errors:
+            self._tried = False
             self.dismiss(True)
             return
         self._tried = True
