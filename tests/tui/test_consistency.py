@@ -127,8 +127,7 @@ def test_item_notes_give_reasons_examples_and_warnings() -> None:
         "warnings": ["164 of 286 visitors skipped: auto-create is off — set it"],
     }
     assert item_notes(item) == [
-        "Dashboard views: skipped 164 anonymous (e.g. _anon_1, _anon_2, _anon_3); "
-        "2 no_company_id",
+        "Dashboard views: skipped 164 anonymous (e.g. _anon_1, _anon_2, _anon_3); 2 no_company_id",
         "Dashboard views: rejected 3 bad timestamp (e.g. k1)",
         "Dashboard views: ⚠ 164 of 286 visitors skipped: auto-create is off — set it",
     ]
@@ -303,7 +302,7 @@ async def test_apps_and_segments_pickers_fill_the_form_alike(demo_app: PendoTuiA
             demo_app.query_one(pick, Button).press()
             assert await wait_for(pilot, lambda: isinstance(demo_app.screen, PickerModal))
             options = demo_app.screen.query_one(OptionList)
-            assert await wait_for(pilot, lambda: options.option_count > 0, 10)
+            assert await wait_for(pilot, lambda o=options: o.option_count > 0, 10)
             await pilot.press("enter")
             assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PickerModal))
             await pilot.pause()
