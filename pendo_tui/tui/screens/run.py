@@ -141,7 +141,9 @@ class RunPane(Pane):
             yield Button("Re-sync all… (R)", id="run-resync", variant="error")
         yield Static("", id="run-status")
         yield Vertical(id="run-mappings")
-        yield Static("", id="run-notes")
+        notes = Static("", id="run-notes")  # skip reasons and warnings of the last run
+        notes.display = False
+        yield notes
         yield Static("Run history", classes="section-title")
         yield DataTable(id="run-history", cursor_type="row")
         self._lock = threading.Lock()
@@ -305,7 +307,7 @@ class RunPane(Pane):
                 # an older run's numbers must not pass for this one's
                 w.finish("not part of Re-sync all (it rebuilds pull data only)", True)
                 w.reset()
-        self.query_one("#run-notes", Static).update("")
+        self.query_one("#run-notes", Static).display = False
         self.query_one("#run-status", Static).update(f"{kind.replace('_', ' ')} running…")
         self._run(kind, mappings)
 
@@ -372,7 +374,9 @@ class RunPane(Pane):
                 w.finish("done" if ok else "not run", ok)
         self.query_one("#run-status", Static).update(Text(text))
         notes = [line for i in summary_dict(summary).get("items", []) for line in item_notes(i)]
-        self.query_one("#run-notes", Static).update(Text("\n".join(notes)))
+        box = self.query_one("#run-notes", Static)
+        box.update(Text("\n".join(notes)))
+        box.display = bool(notes)
         self.update_banner()
         self._check_stale()
         self.tui.runs_changed()
