@@ -351,7 +351,7 @@ def test_example_store_is_one_absolute_path_for_cron_and_the_app() -> None:
     assert parsed.sqlite_path is not None and parsed.sqlite_path.is_absolute()
     # the URLs the comments offer are absolute too
     for line in EXAMPLE.read_text().splitlines():
-        if line.startswith("# url = \"sqlite:"):
+        if line.startswith('# url = "sqlite:'):
             url = line.split("=", 1)[1].strip().strip('"')
             path = parse_store_url(url).sqlite_path
             assert path is not None and path.is_absolute(), line

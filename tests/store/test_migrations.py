@@ -166,3 +166,28 @@ def test_concurrent_first_opens_create_the_schema_once(store_url: str) -> None:
         assert proc.returncode == 0, err.decode()
     with open_store(store_url) as store, store.connect() as conn:
         assert len(conn.execute(select(schema.schema_info)).all()) == 1
+
+
+def test_v2_store_gains_request_source(store_url: str) -> None:
+    _sqlite_prep(store_url)
+    _raw(
+        store_url,
+        [
+            *V0_DDL,
+            "ALTER TABLE requests ADD COLUMN kind VARCHAR(32)",
+            "ALTER TABLE requests ADD COLUMN request_body_size BIGINT",
+            "ALTER TABLE requests ADD COLUMN response_body_size BIGINT",
+            "CREATE TABLE schema_info (id INTEGER PRIMARY KEY, version INTEGER NOT NULL,"
+            " created_at TIMESTAMP NOT NULL, migrated_at TIMESTAMP)",
+            "INSERT INTO schema_info VALUES (1, 2, '2026-01-01 00:00:00', NULL)",
+            *V0_DATA,
+        ],
+    )
+    with open_store(store_url) as store:
+        assert store.schema_version() == schema.SCHEMA_VERSION
+        cols = {c["name"] for c in inspect(store.engine).get_columns("requests")}
+        assert "source" in cols
+        with store.begin() as conn:
+            conn.execute(schema.requests.update().values(source="pull Visits"))
+        with store.connect() as conn:
+            assert conn.execute(select(schema.requests.c.source)).scalars().all() == ["pull Visits"]
