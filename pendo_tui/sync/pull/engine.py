@@ -26,6 +26,7 @@ from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.pull import notices
 from pendo_tui.sync.pull import pipelines as pp
 from pendo_tui.sync.pull import stage as st
 from pendo_tui.sync.pull.companies import company_rows, refresh_companies
@@ -74,6 +75,8 @@ class PullResult:
     users_created: int = 0
     users_updated: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # reason → distinct visitors/ids
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason → ≤3 ids
+    warnings: list[str] = field(default_factory=list)  # no silent zeros (notices.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +92,7 @@ class _Job:
     skipped: dict[str, set[str]] = field(default_factory=dict)
     user_visitor: dict[int, str] = field(default_factory=dict)  # bounded by end users
     seen: set[str] = field(default_factory=set)  # distinct visitors (or accounts) placed or not
+    unit: str = "visitors"  # what `seen` counts, for the warnings
     merge: bool = False  # two visitors reached one end user: activity keys may repeat
 
     def skip(self, reason: str, key: str | None) -> None:
@@ -133,6 +137,7 @@ class PullEngine:
         self._visitor_meta: dict[str, dict[str, Any]] | None = None
         self._companies_done = False
         self._reports: list[dict[str, Any]] | None = None
+        self._source_companies: set[str] | None = None
         self._created_by: dict[int, str] = {}
 
     # -- public API ---------------------------------------------------------------------
@@ -184,7 +189,52 @@ class PullEngine:
             "calls": calls,
             "writes": writes if days else "nothing (up to date)",
             "resync": resync,
+            "warnings": self.preview_warnings(mapping) if days else [],
         }
+
+    def preview_warnings(self, mapping: PullMapping) -> list[str]:
+        """Dry run: warnings when most of Pendo's visitors would be dropped by this mapping
+        (the placement rule applied to every visitor; reads, writes nothing)."""
+        skipped, total = self.preview_placement(mapping)
+        return notices.preview_warnings(self.config, mapping, skipped, total)
+
+    def preview_placement(self, mapping: PullMapping) -> tuple[dict[str, int], int]:
+        """(visitors that would be dropped by reason, visitors) for one mapping."""
+        target, activities, identify = mapping.object, mapping.kind in ("page", "feature"), True
+        if mapping.kind == "pes":
+            target, identify = "company", False
+        elif mapping.kind == "report":
+            try:
+                account = report_level(self._report(mapping.id or "")) == "account"
+            except ConfigError:
+                return {}, 0  # an unknown report is the id check's to report
+            target = "company" if account else "end_user"
+        index = self._preview_index()
+        skipped: Counter[str] = Counter()
+        visitors = self._visitors()
+        for vid, meta in visitors.items():
+            account = (meta.get("auto") or {}).get("accountid") or None
+            facts = visitor_facts(
+                self.config.identity, {"visitorId": vid, "accountId": account}, meta
+            )
+            decision = index.decide(facts, mapping.auto_create_users) if identify else None
+            where = place_visitor(target, facts, decision, index.companies, activities=activities)
+            if where.dropped is not None:
+                skipped[where.dropped] += 1
+        return dict(skipped), len(visitors)
+
+    def _preview_index(self) -> IdentityIndex:
+        """The store's end users and companies, plus (before the first run's refresh) the
+        companies source's — read once per engine, written nowhere."""
+        index = self._load_index()
+        if not self._companies_done:
+            if self._source_companies is None:
+                self._source_companies = {
+                    r["external_id"]
+                    for r in retrying(lambda: list(company_rows(self.config, self.client)))
+                }
+            index.companies |= self._source_companies
+        return index
 
     def check_fingerprints(self, mappings: Iterable[PullMapping]) -> list[str]:
         """Names of mappings whose stored fingerprint no longer matches the config."""
@@ -199,12 +249,7 @@ class PullEngine:
         self, sample: int | None = None, mapping: PullMapping | None = None
     ) -> dict[str, Any]:
         """How Pendo's visitors would be matched, created or skipped — writes nothing."""
-        index = self._load_index()
-        if not self._companies_done:  # first run: the source's companies, read not written
-            index.companies |= {
-                r["external_id"]
-                for r in retrying(lambda: list(company_rows(self.config, self.client)))
-            }
+        index = self._preview_index()  # first run: the source's companies, read not written
         auto = bool(mapping and mapping.auto_create_users)
         counts: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}
@@ -221,13 +266,15 @@ class PullEngine:
             if len(ex) < PREVIEW_EXAMPLES:
                 ex.append(vid)
         skipped = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("skipped:")}
+        total = sum(counts.values())
         return {
-            "visitors": sum(counts.values()),
+            "visitors": total,
             "matched_by_email": counts[MATCHED_EMAIL],
             "matched_by_id": counts[MATCHED_ID],
             "would_create": counts[CREATED],
-            "skipped": skipped,
+            "skipped": skipped,  # no end user (placement may still count them: warnings)
             "examples": examples,
+            "warnings": notices.identity_preview_warnings(self.config, skipped, total),
         }
 
     def prepare(self) -> None:
@@ -280,6 +327,7 @@ class PullEngine:
                 conn.rollback()
                 st.drop_stage(conn)
         for job in jobs:
+            self._warn(job)
             emit(
                 self.progress,
                 ProgressEvent(job.mapping.name, "done", job.result.days, job.result.days),
@@ -298,6 +346,22 @@ class PullEngine:
         }
         fetchers[job.mapping.kind](conn, job, index)
         job.result.skipped = {r: len(keys) for r, keys in sorted(job.skipped.items())}
+        job.result.skipped_examples = {
+            r: sorted(k for k in keys if k)[: notices.EXAMPLES]
+            for r, keys in sorted(job.skipped.items())
+        }
+
+    def _warn(self, job: _Job) -> None:
+        res = job.result
+        res.warnings = notices.run_warnings(
+            self.config,
+            job.mapping,
+            rows_fetched=res.rows_fetched,
+            rows_written=res.rows_written,
+            skipped=res.skipped,
+            seen=len(job.seen),
+            unit=job.unit,
+        )
 
     def _stream(self, job: _Job, steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         job.result.calls += 1
@@ -566,6 +630,7 @@ class PullEngine:
         where = place_account(account, index.companies)
         key = str(account) if account not in (None, "") else ""
         job.seen.add(key)
+        job.unit = "accounts"
         if where.dropped is not None:
             job.skip(where.dropped, key)
         return where
