@@ -268,9 +268,9 @@ def test_asset_object_from_a_visitor_metadata_field(sim, client, store):
     for row in ds.events:
         day = ds.day_of_ms(row["day"])
         vid = row["visitorId"]
-        if row.get("pageId") == page["id"] and first <= day <= last and name.get(vid):
-            if not vid.startswith("_PENDO_T_"):
-                expected[("assets", "asset", name[vid], day)] += row["numEvents"]
+        in_window = row.get("pageId") == page["id"] and first <= day <= last
+        if in_window and name.get(vid) and not vid.startswith("_PENDO_T_"):
+            expected[("assets", "asset", name[vid], day)] += row["numEvents"]
     assert any(not v["accountId"] and name.get(v["visitorId"]) for v in ds.visitors)
     assert stored_metrics(store, "assets") == dict(expected)
 

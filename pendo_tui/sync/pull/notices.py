@@ -124,9 +124,7 @@ def preview_warnings(
     return skip_lines(skipped, total, "visitors", config, mapping.object, verb=verb)
 
 
-def identity_preview_warnings(
-    config: Config, skipped: dict[str, int], total: int
-) -> list[str]:
+def identity_preview_warnings(config: Config, skipped: dict[str, int], total: int) -> list[str]:
     """The identity preview: most visitors would get no end user. Their company, asset
     and project metrics still count; their activities and end-user metrics do not."""
     dropped = sum(skipped.values())
