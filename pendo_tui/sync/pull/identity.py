@@ -1,4 +1,4 @@
-"""Identity rules of spec §2: which local end user a Pendo visitor is, or why it is skipped.
+"""Identity rules (docs/pull.md): which local end user a Pendo visitor is, or why it is skipped.
 
 Pure logic over an in-memory index of the store's end users and companies, loaded once
 per run (bounded by the size of those tables) so matching costs a dict lookup, not a
