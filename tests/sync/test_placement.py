@@ -145,6 +145,16 @@ def test_auto_create_off_and_no_end_users_still_fills_company_metrics(sim, clien
     assert stored_metrics(store, "rep") == rep
     # No end user exists or may be created: no activities, no end-user metrics.
     assert count(store, schema.activities) == 0 and count(store, schema.end_users) == 0
+    # Their usage still moves the company's last_seen forward (page/feature, not passive).
+    last: dict = {}
+    for r in feat_rows + page_rows:
+        if identified(r["visitorId"]) and r["accountId"]:
+            day = ds.day_of_ms(r["day"])
+            last[r["accountId"]] = max(last.get(r["accountId"], day), day)
+    c = schema.companies
+    with store.connect() as conn:
+        seen_at = dict(conn.execute(select(c.c.external_id, c.c.last_seen)).all())
+    assert {a: t.date() for a, t in seen_at.items() if t is not None} == last
     assert stored_metrics(store, "feat_eu") == {} and stored_metrics(store, "vrep") == {}
 
     # Only visitors placed nowhere are counted, by the reason that kept them out.
