@@ -12,7 +12,6 @@ from pendo_tui.sim.dataset import DEFAULT_NOW, Dataset
 from pendo_tui.sim.demo import DEMO_TIMEZONE, current_hour
 from pendo_tui.sim.server import Simulator
 
-
 _STOP = threading.Event()
 
 
