@@ -145,9 +145,9 @@ class Store:
             return _lock.advisory_lock(self.engine, store_label=self.label, name=name)
         if self.path is None:
             return _lock.memory_lock(self, store_label=self.label, name=name)
-        suffix = ".lock" if name == "run" else f".{name}.lock"
-        lock_path = self.path.with_name(self.path.name + suffix)
-        return _lock.file_lock(lock_path, store_label=self.label, name=name)
+        return _lock.file_lock(
+            _lock.lock_file_for(self.path, name), store_label=self.label, name=name
+        )
 
     def schema_version(self) -> int:
         with self.connect() as conn:
