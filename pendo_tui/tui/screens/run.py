@@ -222,7 +222,10 @@ class RunPane(Pane):
         self.app.call_from_thread(self._show_history, rows)
 
     def _show_history(self, rows: list[dict[str, Any]]) -> None:
-        table = self.query_one("#run-history", DataTable)
+        found = self.query("#run-history")
+        if not found:  # the app is closing: the worker's answer has nowhere to go
+            return
+        table = found.first(DataTable)
         table.clear()
         for r in rows:
             summary = r.get("summary") or {}
