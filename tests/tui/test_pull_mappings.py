@@ -18,6 +18,14 @@ pytestmark = pytest.mark.anyio
 
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
+    # the panes mount after the first paint, then the list fills: a click before the
+    # layout settles lands where the button was
+    assert await wait_for(
+        pilot,
+        lambda: app.panes_ready
+        and app.query_one("#pull-table").row_count == len(app.state.config.pull),
+    )
+    await pilot.pause(0.2)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
     editor = app.screen
