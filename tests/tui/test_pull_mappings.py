@@ -22,8 +22,9 @@ async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # typ
     # layout settles lands where the button was
     assert await wait_for(
         pilot,
-        lambda: app.panes_ready
-        and app.query_one("#pull-table").row_count == len(app.state.config.pull),
+        lambda: (
+            app.panes_ready and app.query_one("#pull-table").row_count == len(app.state.config.pull)
+        ),
     )
     await pilot.pause(0.2)
     await pilot.click("#pull-new")
