@@ -76,5 +76,8 @@ def test_pull_editor_aggregation(snap_compare, fixed_sim: Simulator, tmp_path: P
         table.move_cursor(row=4)  # the demo's aggregation mapping
         await pilot.press("e")
         await pilot.pause(0.3)
+        for field in app.screen.query(Input):  # the editor's own cursor: shown, not blinking
+            field.cursor_blink = False
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
