@@ -1,0 +1,135 @@
+"""The pull plan: coalesced calls give every mapping what it gets synced alone, in
+⌈days ÷ 30⌉ aggregation calls per (kind, segment); calls that fail or grow too large are
+split in half and read again instead of failing the mapping."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from pull_expect import make_config, stored_activities, stored_metrics
+
+from pendo_tui.pendo.client import PendoClient
+from pendo_tui.store.db import open_store
+from pendo_tui.sync.pull.engine import PullEngine
+
+PREPARE_CALLS = 2  # companies (accounts) and visitor metadata, once per run
+
+
+def _mappings(sim) -> list[dict]:
+    ds = sim.dataset
+    seg = next(s for s in ds.segments if s.get("visitorIds"))
+    pages = [p["id"] for p in ds.pages]
+    feats = [f["id"] for f in ds.features]
+    return [
+        *({"name": f"page {i}", "kind": "page", "id": p} for i, p in enumerate(pages)),
+        {"name": "page 0 by user", "kind": "page", "id": pages[0], "object": "end_user"},
+        {"name": "page 1 multi", "kind": "page", "id": pages[1], "multi_app": True},
+        {"name": "seg page", "kind": "page", "id": pages[0], "segment": seg["id"]},
+        {"name": "seg page 2", "kind": "page", "id": pages[2], "segment": seg["id"]},
+        *({"name": f"feat {i}", "kind": "feature", "id": f} for i, f in enumerate(feats[:3])),
+    ]
+
+
+def _counts(sim) -> tuple[int, int]:
+    """(kinds × segments, mappings) of ``_mappings``: page, page+segment, feature."""
+    return 3, len(_mappings(sim))
+
+
+def _solo(sim, config, mapping, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / ('solo-' + str(abs(hash(mapping.name))) + '.db')}"
+    with open_store(url) as store, PendoClient(sim.base_url, sim.keys.read) as client:
+        PullEngine(config, client, store, today=sim.dataset.today).sync(mapping)
+        return stored_activities(store, mapping.name), stored_metrics(store, mapping.name)
+
+
+def test_coalesced_results_equal_solo_syncs_in_few_calls(sim, client, store, tmp_path):
+    days = 90
+    config = make_config(sim, _mappings(sim), pendo={"days_to_sync": days})
+    eng = PullEngine(config, client, store, today=sim.dataset.today)
+    before = sim.state.requests["aggregation"]
+    outcomes = eng.sync_many(config.pull)
+    calls = sim.state.requests["aggregation"] - before
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    groups, n = _counts(sim)
+    assert n >= 8
+    # one call per 30-day window per (kind, segment), however many mappings share it
+    assert calls == PREPARE_CALLS + groups * math.ceil(days / 30)
+    for m in config.pull:
+        acts, mets = _solo(sim, config, m, tmp_path)
+        assert stored_activities(store, m.name) == acts, m.name
+        assert stored_metrics(store, m.name) == mets, m.name
+        assert acts or mets, m.name  # the mapping really has data
+
+
+def test_pes_shares_the_usage_scans(sim, client, store, tmp_path):
+    ds = sim.dataset
+    pulls = [
+        {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+        {"name": "pes", "kind": "pes"},
+    ]
+    config = make_config(sim, pulls, pendo={"days_to_sync": 30})
+    eng = PullEngine(config, client, store, today=ds.today)
+    before = sim.state.requests["aggregation"]
+    results = eng.sync_many(config.pull)
+    calls = sim.state.requests["aggregation"] - before
+    assert all(not isinstance(r, Exception) for r in results)
+    history = 30 + 59  # PES reads 59 days before the window too
+    windows = math.ceil(history / 30)
+    # page, feature and track-type usage (shared with "dash") and PES activity: 4 scans
+    assert calls == PREPARE_CALLS + 4 * windows
+    for m in config.pull:
+        _, mets = _solo(sim, config, m, tmp_path)
+        assert stored_metrics(store, m.name) == mets and mets, m.name
+
+
+def _split_names(client: PendoClient) -> list[str]:
+    names = []
+    for r in client.request_log.records():
+        if r.kind == "aggregation" and r.status == 200 and r.request_body:
+            name = json.loads(r.request_body)["request"]["name"]
+            if " split " in name:
+                names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("cause", ["5xx", "rows"])
+def test_a_failing_or_too_large_call_is_split_not_fatal(sim, client, store, tmp_path, cause):
+    ds = sim.dataset
+    pulls = [
+        {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+        {"name": "feat", "kind": "feature", "id": ds.features[0]["id"]},
+    ]
+    config = make_config(sim, pulls, pendo={"days_to_sync": 8, "max_concurrent_calls": 1})
+    limits = {"max_call_rows": 10} if cause == "rows" else {}
+    eng = PullEngine(config, client, store, today=ds.today, **limits)
+    eng.prepare()  # companies and visitors read before the fault is armed
+    if cause == "5xx":  # the first call fails on every retry (client: 4 retries)
+        sim.faults.add("aggregation", status=500, times=5)
+    results = eng.sync_many(config.pull)
+    assert not sim.faults.active()
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert results[0].splits >= 1  # type: ignore[union-attr]
+    assert _split_names(client)  # the debugger shows the split calls by name
+    for m in config.pull:
+        acts, mets = _solo(sim, config, m, tmp_path)
+        assert stored_activities(store, m.name) == acts and acts, m.name
+        assert stored_metrics(store, m.name) == mets, m.name
+
+
+def test_a_call_that_fails_at_one_day_fails_only_its_mappings(sim, client, store):
+    ds = sim.dataset
+    pulls = [
+        {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+        {"name": "feat", "kind": "feature", "id": ds.features[0]["id"]},
+    ]
+    config = make_config(sim, pulls, pendo={"days_to_sync": 1, "max_concurrent_calls": 1})
+    eng = PullEngine(config, client, store, today=ds.today)
+    eng.prepare()
+    sim.faults.add("aggregation", status=500, times=5)  # the page call, one day: no split
+    page, feat = eng.sync_many(config.pull)
+    assert isinstance(page, Exception) and "500" in str(page)
+    assert not isinstance(feat, Exception) and feat.rows_written > 0
+    assert stored_activities(store, "dash") == {}
