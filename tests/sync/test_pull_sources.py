@@ -9,10 +9,10 @@ from pull_expect import make_config
 from sqlalchemy import select
 
 from pendo_tui.errors import ConfigError
+from pendo_tui.pendo.pipelines import substitute_window, trial_problems, validate_pipeline
 from pendo_tui.store import schema
 from pendo_tui.sync.pull.companies import refresh_companies
 from pendo_tui.sync.pull.engine import PullEngine
-from pendo_tui.pendo.pipelines import substitute_window, trial_problems, validate_pipeline
 from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
 
 
