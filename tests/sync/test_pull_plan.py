@@ -133,3 +133,65 @@ def test_a_call_that_fails_at_one_day_fails_only_its_mappings(sim, client, store
     assert isinstance(page, Exception) and "500" in str(page)
     assert not isinstance(feat, Exception) and feat.rows_written > 0
     assert stored_activities(store, "dash") == {}
+
+
+def _two_usage_mappings(sim) -> list[dict]:
+    ds = sim.dataset
+    return [
+        {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+        {"name": "feat", "kind": "feature", "id": ds.features[0]["id"]},
+    ]
+
+
+def _request_names(client: PendoClient) -> list[tuple[str, int | None]]:
+    out = []
+    for r in client.request_log.records():
+        if r.kind == "aggregation" and r.request_body:
+            out.append((json.loads(r.request_body)["request"]["name"], r.status))
+    return out
+
+
+def test_calls_over_n_days_are_split_until_they_pass(sim, client, store, tmp_path):
+    """Pendo fails every call over 7 days (after retries): 30 → 15 → 8 → 4 days."""
+    config = make_config(
+        sim, _two_usage_mappings(sim), pendo={"days_to_sync": 30, "max_concurrent_calls": 2}
+    )
+    eng = PullEngine(config, client, store, today=sim.dataset.today)
+    eng.prepare()
+    sim.faults.add("aggregation", status=500, min_days=8, times=None)
+    results = eng.sync_many(config.pull)
+    sim.faults.clear()
+    assert all(not isinstance(r, Exception) for r in results), results
+    names = _request_names(client)
+    ok = [n for n, status in names if status == 200 and n.startswith("pendo-tui:")]
+    assert ok and all(" split " in n for n in ok)  # only split calls got through
+    assert {n for n, status in names if status == 500} >= {
+        "pendo-tui:page usage",
+        "pendo-tui:feature usage",
+    }
+    for r in results:
+        # 30 days: one split at 30, two at 15, two at 8 (the 8-day halves) = 5 per mapping
+        assert r.splits == 5, r  # type: ignore[union-attr]
+    for m in config.pull:
+        acts, mets = _solo(sim, config, m, tmp_path)
+        assert stored_activities(store, m.name) == acts and acts, m.name
+        assert stored_metrics(store, m.name) == mets, m.name
+
+
+def test_a_timed_out_call_is_split(sim, store, tmp_path):
+    config = make_config(
+        sim, _two_usage_mappings(sim), pendo={"days_to_sync": 10, "max_concurrent_calls": 2}
+    )
+    sim.reset()
+    with PendoClient(sim.base_url, sim.keys.read, aggregation_timeout=3, max_retries=0) as client:
+        eng = PullEngine(config, client, store, today=sim.dataset.today)
+        eng.prepare()
+        sim.faults.add("aggregation", latency=10, min_days=6, times=None)  # never answers in time
+        results = eng.sync_many(config.pull)
+        sim.faults.clear()
+        assert all(not isinstance(r, Exception) for r in results), results
+        assert [r.splits for r in results] == [1, 1]  # type: ignore[union-attr]
+        assert any("timed out" in (r.error or "") for r in client.request_log.records())
+    for m in config.pull:
+        acts, _ = _solo(sim, config, m, tmp_path)
+        assert stored_activities(store, m.name) == acts and acts, m.name
