@@ -366,7 +366,7 @@ def _count(value: Any) -> int:
 # Per-item count keys summed into the run totals.
 _TOTAL_KEYS = (
     "rows_fetched", "rows_read", "rows_written", "sent", "delivered", "unchanged",
-    "skipped", "rejected", "missing", "calls", "requests", "retries",
+    "skipped", "rejected", "missing", "calls", "requests", "retries", "splits",
 )  # fmt: skip
 
 
