@@ -195,3 +195,38 @@ def test_a_timed_out_call_is_split(sim, store, tmp_path):
     for m in config.pull:
         acts, _ = _solo(sim, config, m, tmp_path)
         assert stored_activities(store, m.name) == acts and acts, m.name
+
+
+def test_mappings_with_different_windows_share_calls_correctly(sim, client, store, tmp_path):
+    """One mapping is 10 days behind, the other new (20 days): the shared calls cover both
+    windows, and each stores what it would alone."""
+    from datetime import timedelta
+
+    ds = sim.dataset
+    pulls = _two_usage_mappings(sim)
+    pulls[1] = {"name": "dash 2", "kind": "page", "id": ds.pages[1]["id"]}
+    if pulls[1]["id"] == pulls[0]["id"]:
+        pulls[1]["id"] = ds.pages[2]["id"]
+    config = make_config(sim, pulls, pendo={"days_to_sync": 20})
+    behind = ds.today - timedelta(days=10)
+    PullEngine(config, client, store, today=behind).sync(config.pull[0])
+    eng = PullEngine(config, client, store, today=ds.today)
+    assert [len(eng.window(m)) for m in config.pull] == [10, 20]
+    client.request_log.clear()
+    results = eng.sync_many(config.pull)
+    assert all(not isinstance(r, Exception) for r in results), results
+    bodies = [
+        json.loads(r.request_body)["request"]["pipeline"]
+        for r in client.request_log.records()
+        if r.kind == "aggregation" and r.request_body and "pageEvents" in r.request_body
+    ]
+    assert len(bodies) == 1  # 20 days: one call for both pages
+    url = f"sqlite:///{tmp_path / 'alone.db'}"
+    with open_store(url) as alone, PendoClient(sim.base_url, sim.keys.read) as c2:
+        PullEngine(config, c2, alone, today=behind).sync(config.pull[0])
+        for m in config.pull:
+            PullEngine(config, c2, alone, today=ds.today).sync(m)
+        for m in config.pull:
+            assert stored_activities(store, m.name) == stored_activities(alone, m.name), m.name
+            assert stored_metrics(store, m.name) == stored_metrics(alone, m.name), m.name
+            assert stored_activities(alone, m.name)

@@ -101,17 +101,18 @@ class UsageGroup:
     def label(self) -> str:
         return f"{self.kind} usage" + (f" segment {self.segment}" if self.segment else "")
 
-    def ids(self) -> list[str]:
-        out = list(self.routes)
+    def ids(self, window: SyncWindow) -> list[str]:
+        """Ids some mapping or reader wants on at least one day of ``window`` (mappings
+        first, in mapping order; then PES core ids)."""
+        out = [
+            i for i, rs in self.routes.items() if any(_overlap(r.job.window, window) for r in rs)
+        ]
         seen = set(out)
         for c in self.core:
-            out.extend(sorted(c.ids - seen))
-            seen |= c.ids
+            if _overlap(c.window, window):
+                out.extend(sorted(c.ids - seen))
+                seen |= c.ids
         return out
-
-    def jobs(self) -> list[Job]:
-        jobs = [r.job for routes in self.routes.values() for r in routes]
-        return jobs + [c.job for c in self.core if c.job not in jobs]
 
     def window(self) -> SyncWindow | None:
         windows = [r.job.window for rs in self.routes.values() for r in rs]
@@ -126,9 +127,9 @@ class UsageGroup:
         if window is None:
             return []
         _, id_field = USAGE_SOURCES[self.kind]
-        chunks = chunk_ids(id_field, self.ids())
         out = []
         for sub in window.chunks(self.ctx.max_call_days):
+            chunks = chunk_ids(id_field, self.ids(sub))
             for n, ids in enumerate(chunks):
                 label = self.label + (f" ids {n + 1}/{len(chunks)}" if len(chunks) > 1 else "")
                 out.append(self._scan(label, ids, sub))
@@ -136,8 +137,14 @@ class UsageGroup:
 
     def _scan(self, label: str, ids: list[str], window: SyncWindow) -> Scan:
         wanted = set(ids)
-        jobs = [r.job for i in ids for r in self.routes.get(i, [])]
-        jobs += [c.job for c in self.core if c.ids & wanted and c.job not in jobs]
+        jobs = []
+        for i in ids:
+            jobs += [r.job for r in self.routes.get(i, []) if _overlap(r.job.window, window)]
+        jobs += [
+            c.job
+            for c in self.core
+            if c.ids & wanted and _overlap(c.window, window) and c.job not in jobs
+        ]
         _, id_field = USAGE_SOURCES[self.kind]
         tz, ctx = self.ctx.tz, self.ctx
         days: dict[Any, tuple[date, Any]] = {}  # bucket ms → (day, staged value): few keys
@@ -169,6 +176,10 @@ class UsageGroup:
             ctx.discard(names, w.first_day, w.last_day)
 
         return Scan(label, window, open_, consume, discard, jobs, splittable=True)
+
+
+def _overlap(a: SyncWindow, b: SyncWindow) -> bool:
+    return not a.empty and a.first_day <= b.last_day and b.first_day <= a.last_day
 
 
 def usage_groups(jobs: list[Job], ctx: BatchContext) -> dict[tuple[str, str | None], UsageGroup]:
