@@ -47,7 +47,7 @@ from pendo_tui.sync.pull.identity import (
     IdentityIndex,
     visitor_facts,
 )
-from pendo_tui.sync.pull.placement import Placer
+from pendo_tui.sync.pull.placer import Placer
 from pendo_tui.sync.pull.plan import build_plan, describe
 from pendo_tui.sync.pull.result import Job, PullResult, new_job
 from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_ROWS, ScanRunner

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from pendo_tui.config.model import Config
 from pendo_tui.sync.pull import stage as st
-from pendo_tui.sync.pull.placement import Placer
+from pendo_tui.sync.pull.placer import Placer
 from pendo_tui.sync.pull.scan import Scan
 
 

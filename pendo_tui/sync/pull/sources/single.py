@@ -8,7 +8,7 @@ from typing import Any
 
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.pipelines import has_time_series, substitute_window, validate_pipeline
-from pendo_tui.sync.pull.placement import Cache
+from pendo_tui.sync.pull.placer import Cache
 from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility, report_level
 from pendo_tui.sync.pull.result import Job
 from pendo_tui.sync.pull.scan import Rows, Scan

@@ -16,7 +16,7 @@ from typing import Any
 
 from pendo_tui.config.model import DEFAULT_APP_ID
 from pendo_tui.pendo.pipelines import USAGE_SOURCES, chunk_ids, usage_pipeline
-from pendo_tui.sync.pull.placement import Cache
+from pendo_tui.sync.pull.placer import Cache
 from pendo_tui.sync.pull.result import Job
 from pendo_tui.sync.pull.scan import Rows, Scan
 from pendo_tui.sync.pull.sources import BatchContext
