@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from pendo_tui.config.model import Config, PullMapping
-from pendo_tui.errors import PendoTuiError
+from pendo_tui.errors import ConfigError, PendoTuiError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.pendo.pipelines import (
     MAX_CALL_DAYS,
@@ -34,6 +34,7 @@ from pendo_tui.pendo.pipelines import (
 )
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.pull import notices
 from pendo_tui.sync.pull import stage as st
 from pendo_tui.sync.pull.apply import Applier, read_state
 from pendo_tui.sync.pull.companies import company_rows, refresh_companies
@@ -47,12 +48,15 @@ from pendo_tui.sync.pull.identity import (
     IdentityIndex,
     visitor_facts,
 )
+from pendo_tui.sync.pull.placement import place_visitor
 from pendo_tui.sync.pull.placer import Placer
 from pendo_tui.sync.pull.plan import build_plan, describe
+from pendo_tui.sync.pull.reports import report_level
 from pendo_tui.sync.pull.result import Job, PullResult, new_job
 from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_ROWS, ScanRunner
 from pendo_tui.sync.pull.sources import BatchContext
 from pendo_tui.sync.pull.sources.pes import pes_metric_names
+from pendo_tui.sync.pull.sources.single import find_report
 from pendo_tui.sync.pull.visitors import read_visitors
 from pendo_tui.sync.windows import SyncWindow, day_start_ms, today_in, window_for
 
@@ -100,6 +104,8 @@ class PullEngine:
         self.today = today or today_in(self.tz)
         self._visitor_meta: dict[str, dict[str, Any]] | None = None
         self._companies_done = False
+        self._reports: list[dict[str, Any]] | None = None
+        self._source_companies: set[str] | None = None
 
     # -- public API ---------------------------------------------------------------------
 
@@ -126,8 +132,58 @@ class PullEngine:
 
     def plan(self, mapping: PullMapping, resync: bool = False) -> dict[str, Any]:
         """What a sync would fetch and write; reads the store's cursor, writes nothing."""
-        return {**describe(mapping, self.window(mapping, resync), self.max_call_days),
-                "resync": resync}  # fmt: skip
+        out = describe(mapping, self.window(mapping, resync), self.max_call_days)
+        warnings = self.preview_warnings(mapping) if out["days"] else []
+        return {**out, "resync": resync, "warnings": warnings}
+
+    def preview_warnings(self, mapping: PullMapping) -> list[str]:
+        """Dry run: warnings when most of Pendo's visitors would be dropped by this mapping
+        (the placement rule applied to every visitor; reads, writes nothing)."""
+        skipped, total = self.preview_placement(mapping)
+        return notices.preview_warnings(self.config, mapping, skipped, total)
+
+    def preview_placement(self, mapping: PullMapping) -> tuple[dict[str, int], int]:
+        """(visitors that would be dropped by reason, visitors) for one mapping."""
+        target, activities, identify = mapping.object, mapping.kind in ("page", "feature"), True
+        if mapping.kind == "pes":
+            target, identify = "company", False
+        elif mapping.kind == "report":
+            try:
+                account = report_level(self._report(mapping.id or "")) == "account"
+            except ConfigError:
+                return {}, 0  # an unknown report is the id check's to report
+            target = "company" if account else "end_user"
+        index = self._preview_index()
+        skipped: Counter[str] = Counter()
+        visitors = self._visitors()
+        for vid, meta in visitors.items():
+            account = (meta.get("auto") or {}).get("accountid") or None
+            facts = visitor_facts(
+                self.config.identity, {"visitorId": vid, "accountId": account}, meta
+            )
+            decision = index.decide(facts, mapping.auto_create_users) if identify else None
+            where = place_visitor(target, facts, decision, index.companies, activities=activities)
+            if where.dropped is not None:
+                skipped[where.dropped] += 1
+        return dict(skipped), len(visitors)
+
+    def _preview_index(self) -> IdentityIndex:
+        """The store's end users and companies, plus (before the first run's refresh) the
+        companies source's — read once per engine, written nowhere."""
+        index = self._load_index()
+        if not self._companies_done:
+            if self._source_companies is None:
+                self._source_companies = {
+                    r["external_id"]
+                    for r in retrying(lambda: list(company_rows(self.config, self.client)))
+                }
+            index.companies |= self._source_companies
+        return index
+
+    def _report(self, report_id: str) -> dict[str, Any]:
+        if self._reports is None:
+            self._reports = list(self.client.reports())
+        return find_report(self._reports, report_id)
 
     def check_fingerprints(self, mappings: Iterable[PullMapping]) -> list[str]:
         """Names of mappings whose stored fingerprint no longer matches the config."""
@@ -142,12 +198,7 @@ class PullEngine:
         self, sample: int | None = None, mapping: PullMapping | None = None
     ) -> dict[str, Any]:
         """How Pendo's visitors would be matched, created or skipped — writes nothing."""
-        index = self._load_index()
-        if not self._companies_done:  # first run: the source's companies, read not written
-            index.companies |= {
-                r["external_id"]
-                for r in retrying(lambda: list(company_rows(self.config, self.client)))
-            }
+        index = self._preview_index()  # first run: the source's companies, read not written
         auto = bool(mapping and mapping.auto_create_users)
         counts: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}
@@ -164,13 +215,15 @@ class PullEngine:
             if len(ex) < PREVIEW_EXAMPLES:
                 ex.append(vid)
         skipped = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("skipped:")}
+        total = sum(counts.values())
         return {
-            "visitors": sum(counts.values()),
+            "visitors": total,
             "matched_by_email": counts[MATCHED_EMAIL],
             "matched_by_id": counts[MATCHED_ID],
             "would_create": counts[CREATED],
-            "skipped": skipped,
+            "skipped": skipped,  # no end user (placement may still count them: warnings)
             "examples": examples,
+            "warnings": notices.identity_preview_warnings(self.config, skipped, total),
         }
 
     def prepare(self) -> None:
@@ -221,6 +274,7 @@ class PullEngine:
                     metric=st.StageWriter(conn, st.stage_metric),
                     max_call_days=self.max_call_days,
                     visitors=self._visitors(),
+                    reports=self._reports,
                 )
                 plan = build_plan(jobs, ctx, failed)
                 runner = ScanRunner(
@@ -235,7 +289,7 @@ class PullEngine:
                     source.finish()
                 ctx.flush()
                 for job in jobs:
-                    job.result.skipped = {r: len(k) for r, k in sorted(job.skipped.items())}
+                    _count_skips(job)
                 applier = Applier(self.config, self.store, index, self.progress)
                 if resync:
                     applier.apply(conn, jobs, resync=True)
@@ -249,6 +303,7 @@ class PullEngine:
                 index.created.clear()
         for job in jobs:
             if job.error is None:
+                _warn(self.config, job)
                 emit(self.progress, ProgressEvent(job.name, "done", job.result.days,
                                                   job.result.days))  # fmt: skip
         return jobs
@@ -273,3 +328,24 @@ class PullEngine:
         if self._visitor_meta is None:
             self._visitor_meta = retrying(lambda: read_visitors(self.config, self.client))
         return self._visitor_meta
+
+
+def _count_skips(job: Job) -> None:
+    job.result.skipped = {r: len(keys) for r, keys in sorted(job.skipped.items())}
+    job.result.skipped_examples = {
+        r: sorted(k for k in keys if k)[: notices.EXAMPLES]
+        for r, keys in sorted(job.skipped.items())
+    }
+
+
+def _warn(config: Config, job: Job) -> None:
+    res = job.result
+    res.warnings = notices.run_warnings(
+        config,
+        job.mapping,
+        rows_fetched=res.rows_fetched,
+        rows_written=res.rows_written,
+        skipped=res.skipped,
+        seen=len(job.seen),
+        unit=job.unit,
+    )

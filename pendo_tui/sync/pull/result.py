@@ -27,6 +27,8 @@ class PullResult:
     users_created: int = 0
     users_updated: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # reason → distinct visitors/ids
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason → ≤3 ids
+    warnings: list[str] = field(default_factory=list)  # no silent zeros (notices.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +43,8 @@ class Job:
     result: PullResult
     skipped: dict[str, set[str]] = field(default_factory=dict)
     user_visitor: dict[int, str] = field(default_factory=dict)  # bounded by end users
+    seen: set[str] = field(default_factory=set)  # distinct visitors (or accounts) placed or not
+    unit: str = "visitors"  # what `seen` counts, for the warnings
     merge: bool = False  # two visitors reached one end user: activity keys may repeat
     error: Exception | None = None  # set when one of its calls failed for good
     scans_total: int = 0

@@ -16,6 +16,7 @@ from typing import Any
 from pendo_tui.config.model import DEFAULT_APP_ID, PullMapping
 from pendo_tui.pendo.pipelines import activity_pipeline
 from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
+from pendo_tui.sync.pull.placer import Cache
 from pendo_tui.sync.pull.result import Job
 from pendo_tui.sync.pull.scan import Rows, Scan
 from pendo_tui.sync.pull.sources import BatchContext, is_number
@@ -46,6 +47,7 @@ class PesSource:
         self.app = job.mapping.app or DEFAULT_APP_ID
         self.inputs = PesInputs(core_ids=set().union(*core.values()) if core else set())
         self.core = core
+        self.cache: Cache = {}  # visitor → placement, for this PES mapping
         for vid, meta in ctx.visitors.items():
             first = (meta.get("auto") or {}).get("firstvisit")
             if is_number(first):
@@ -54,14 +56,14 @@ class PesSource:
         self.history = SyncWindow(w.first_day - timedelta(days=HISTORY_DAYS - 1), w.last_day)
 
     def key(self, row: dict[str, Any]) -> tuple[str, str] | None:
-        account, vid = row.get("accountId"), row.get("visitorId")
-        if not vid or str(vid).startswith("_PENDO_T_") or not account:
-            return None
-        return str(account), str(vid)
+        """(company, visitor) when the placement rule lets PES count the row."""
+        return self.ctx.placer.pes_key(self.job, self.cache, row)
 
     def read_activity(self, row: dict[str, Any], day: date) -> None:
+        if day not in self.history:
+            return
         key = self.key(row)
-        if key is not None and day in self.history:
+        if key is not None:
             self.job.result.rows_fetched += 1
             self.inputs.add_activity(*key, day)
 

@@ -16,6 +16,18 @@ from pendo_tui.sync.pull.sources import BatchContext, is_number
 from pendo_tui.sync.windows import SyncWindow, day_start_ms
 
 
+def find_report(reports: list[dict[str, Any]], report_id: str) -> dict[str, Any]:
+    """The shared report with this id, or a ConfigError saying how to pick one."""
+    for r in reports:
+        if str(r.get("id")) == report_id:
+            return r
+    raise ConfigError(
+        f"report {report_id!r} is not among the subscription's shared reports",
+        "Pick a report from the list in the TUI, or check the id (only public/shared "
+        "reports are available through the API).",
+    )
+
+
 def _discarder(ctx: BatchContext, job: Job) -> Any:
     def discard(w: SyncWindow) -> None:
         ctx.discard([job.name], w.first_day, w.last_day)
@@ -101,17 +113,9 @@ class ReportSource:
         self.cache: Cache = {}
 
     def _report(self) -> dict[str, Any]:
-        ctx, report_id = self.ctx, self.job.mapping.id or ""
-        if ctx.reports is None:
-            ctx.reports = list(ctx.client.reports())
-        for r in ctx.reports:
-            if str(r.get("id")) == report_id:
-                return r
-        raise ConfigError(
-            f"report {report_id!r} is not among the subscription's shared reports",
-            "Pick a report from the list in the TUI, or check the id (only public/shared "
-            "reports are available through the API).",
-        )
+        if self.ctx.reports is None:
+            self.ctx.reports = list(self.ctx.client.reports())
+        return find_report(self.ctx.reports, self.job.mapping.id or "")
 
     def scans(self) -> list[Scan]:
         job, m, ctx = self.job, self.job.mapping, self.ctx

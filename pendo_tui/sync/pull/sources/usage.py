@@ -40,10 +40,10 @@ class MappingRoute:
         if job.error is not None or day not in job.window:
             return
         job.result.rows_fetched += 1
-        decision, facts = placer.decide(job, self.cache, row)
-        user = decision.end_user
-        if user is None:
+        where, facts = placer.place(job, self.cache, row, activities=True)
+        if where.dropped is not None:
             return
+        user = where.end_user
         app = row.get("appId")
         keys = self.app_keys.get(app)
         if keys is None:
@@ -57,13 +57,13 @@ class MappingRoute:
         self.ctx.activity.add_values(
             (
                 m.name,
-                user.id,
+                user.id if user is not None else None,  # None: metric only, no activity
                 keys[0],
                 day_value,
-                facts.company_id or user.company_external_id,
+                facts.company_id or (user.company_external_id if user else None),
                 int(events or 0),
                 int(minutes or 0),
-                placer.object_id(job, decision, facts),
+                where.object_id,
                 keys[1],
                 keys[2],
             )
