@@ -148,6 +148,7 @@ class UsageGroup:
         _, id_field = USAGE_SOURCES[self.kind]
         tz, ctx = self.ctx.tz, self.ctx
         days: dict[Any, tuple[date, Any]] = {}  # bucket ms → (day, staged value): few keys
+        only = ids[0] if len(ids) == 1 else ""
 
         def open_(w: SyncWindow, name: str) -> Iterator[dict[str, Any]]:
             steps = usage_pipeline(self.kind, ids, day_start_ms(w.first_day, tz), len(w),
@@ -164,7 +165,8 @@ class UsageGroup:
                 if hit[0] not in w:
                     continue
                 oid = row.get(id_field)
-                key = str(oid) if oid is not None else ""
+                # a one-id call asked for that id only: a row without the field is its
+                key = str(oid) if oid is not None else only
                 for route in self.routes.get(key, ()):
                     route.take(row, *hit)
                 for core in self.core:
