@@ -207,8 +207,12 @@ class DebuggerPane(Pane):
             return
         self.app.call_from_thread(self._runs_loaded, runs)
 
-    def _runs_loaded(self, runs: list[dict[str, Any]]) -> None:
+    def _runs_loaded(self, runs: list[dict[str, Any]], tries: int = 0) -> None:
         select = self.query_one("#dbg-source", Select)
+        if not select.query("SelectOverlay"):  # not composed yet (a loaded machine): soon
+            if tries < 20:
+                self.set_timer(0.1, lambda: self._runs_loaded(runs, tries + 1))
+            return
         options = [("Live (this session)", LIVE)] + [
             (f"Run {r['id']} · {r['kind']} · {r['status']}", str(r["id"])) for r in runs
         ]
