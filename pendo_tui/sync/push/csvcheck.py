@@ -15,6 +15,8 @@ MAX_SCAN_LINES = 10_000_000
 def _ascii_lines(encoding: str) -> bool:
     """Whether lines of this encoding can be split on the byte b"\\n"."""
     try:
+        if codecs.lookup(encoding).name == "utf-8-sig":
+            return True  # a byte-order mark, then UTF-8
         return "\n,".encode(encoding) == b"\n,"
     except (LookupError, UnicodeError):
         return False
@@ -79,6 +81,12 @@ def _field_index(line_prefix: str) -> int:
         elif ch == "," and not quoted:
             column += 1
     return column
+
+
+def header_of(path: Path, encoding: str) -> list[str]:
+    """The header row, read leniently (undecodable bytes replaced), for naming columns."""
+    with path.open(newline="", encoding=encoding, errors="replace") as fh:
+        return next(csv.reader([fh.readline()]), [])
 
 
 def describe_place(found: tuple[int, int] | None, header: list[str] | None) -> str:

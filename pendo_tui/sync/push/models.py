@@ -161,9 +161,11 @@ class ModelReader:
         where = f"push sync {self.sync_name!r}: CSV file {str(path)!r}"
         if isinstance(exc, UnicodeDecodeError):
             found = csvcheck.locate_undecodable(path, self._encoding)
+            if header is None and found is not None and found[0] > 1:
+                header = csvcheck.header_of(path, self._encoding)
             place = csvcheck.describe_place(found, header)
             return ModelError(
-                f"{where} is not valid {self._encoding} text: {place}",
+                f"{where} is not valid {self.source.encoding or 'UTF-8'} text: {place}",
                 csvcheck.encoding_hint(path, self.source.encoding),
             )
         if "field larger than field limit" in str(exc):
