@@ -65,7 +65,9 @@ def test_the_key_rule() -> None:
             canonical_key(bad)
 
 
-def events_on(url: str | None = None, *, model: dict[str, Any] | None = None, **kw: Any) -> PushSync:
+def events_on(
+    url: str | None = None, *, model: dict[str, Any] | None = None, **kw: Any
+) -> PushSync:
     base: dict[str, Any] = {
         "name": "events",
         "kind": "events",

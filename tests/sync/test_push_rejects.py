@@ -200,9 +200,7 @@ def test_metadata_requests_are_cut_by_size(fresh_sim, push_store, tmp_path) -> N
     assert res.delivered == len(ids) >= 30
     # ≥ 30 × 60 KiB ≥ 1.8 M characters: at least two requests under the 1 Mi cap
     assert fresh_sim.state.requests["metadata"] >= 2
-    assert all(
-        fresh_sim.state.metadata[("visitor", "custom", v)]["role"] == big for v in ids
-    )
+    assert all(fresh_sim.state.metadata[("visitor", "custom", v)]["role"] == big for v in ids)
 
 
 # -- CSV files -------------------------------------------------------------------------------
@@ -254,9 +252,7 @@ def test_unknown_encoding_is_a_config_error() -> None:
 def test_cell_over_the_csv_field_limit_is_named(fresh_sim, push_store, tmp_path) -> None:
     ids = sup.known_visitors(fresh_sim)[:3]
     path = tmp_path / "long.csv"
-    path.write_text(
-        f'vid,role,seats\n{ids[0]},a,1\n{ids[1]},"{"y" * 200_000}",2\n{ids[2]},c,3\n'
-    )
+    path.write_text(f'vid,role,seats\n{ids[0]},a,1\n{ids[1]},"{"y" * 200_000}",2\n{ids[2]},c,3\n')
     with pytest.raises(ModelError) as err:
         engine(fresh_sim, push_store).sync(csv_sync(path))
     msg = str(err.value)
@@ -267,9 +263,7 @@ def test_cell_over_the_csv_field_limit_is_named(fresh_sim, push_store, tmp_path)
 def test_ragged_csv_rows_are_rejected_one_by_one(fresh_sim, push_store, tmp_path) -> None:
     ids = sup.known_visitors(fresh_sim)[:4]
     path = tmp_path / "ragged.csv"
-    path.write_text(
-        f"vid,role,seats\n{ids[0]},a,1\n{ids[1]},b\n{ids[2]},c,3,extra\n{ids[3]},d,4\n"
-    )
+    path.write_text(f"vid,role,seats\n{ids[0]},a,1\n{ids[1]},b\n{ids[2]},c,3,extra\n{ids[3]},d,4\n")
     res = engine(fresh_sim, push_store).sync(csv_sync(path))
     written = {i for (k, g, i) in fresh_sim.state.metadata if k == "visitor" and g == "custom"}
     assert written == {ids[0], ids[3]}

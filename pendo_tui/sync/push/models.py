@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, column, create_engine, select, text
+from sqlalchemy import Connection, Engine, column, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -265,6 +265,10 @@ class ModelReader:
                     keys_only = select(sub.c[primary_key])
 
                     def read_keys() -> Iterator[Any]:
+                        raw = self._driver_keys(conn, query, primary_key)
+                        if raw is not None:
+                            yield from raw
+                            return
                         result = conn.execution_options(
                             stream_results=True, yield_per=KEY_YIELD_PER
                         ).execute(keys_only)
@@ -275,6 +279,42 @@ class ModelReader:
                     return self._check_keys(primary_key, read_keys)
             except SQLAlchemyError as exc:
                 raise self._query_error(exc) from None
+
+    def _driver_keys(self, conn: Connection, query: str, primary_key: str) -> Iterator[Any] | None:
+        """The key column straight from the driver's cursor (SQLite; PostgreSQL through a
+        server-side psycopg cursor): no SQLAlchemy row per key, half the cost of the pass.
+        None for other drivers (the caller streams through SQLAlchemy)."""
+        dialect = conn.dialect
+        if (dialect.name, dialect.driver) not in (
+            ("sqlite", "pysqlite"),
+            ("postgresql", "psycopg"),
+        ):
+            return None
+        sql = f"SELECT m.{dialect.identifier_preparer.quote(primary_key)} FROM ({query}) AS m"
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        errors = dialect.loaded_dbapi.Error
+
+        def keys() -> Iterator[Any]:
+            try:
+                if dialect.name == "postgresql":
+                    cursor = dbapi_conn.cursor(name="pendo_tui_push_keys")
+                else:
+                    cursor = dbapi_conn.cursor()
+                try:
+                    cursor.execute(sql)
+                    while rows := cursor.fetchmany(KEY_YIELD_PER):
+                        for row in rows:
+                            yield row[0]
+                finally:
+                    cursor.close()
+            except errors as exc:
+                raise ModelError(
+                    f"push sync {self.sync_name!r}: the model query failed on "
+                    f"{self._safe_url()}: {str(exc).strip().splitlines()[0]}",
+                    "Fix model.query (run it in your database client first); nothing was sent.",
+                ) from None
+
+        return keys()
 
     def _check_csv(self, primary_key: str, required: list[str]) -> int:
         with self._csv_records() as (header, _):

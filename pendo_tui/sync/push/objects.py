@@ -23,7 +23,7 @@ from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, PendoError
 from pendo_tui.sync.push.checks import MAX_REQUEST_CHARS, NUMERIC_TYPES, BadValue, RowChecks
-from pendo_tui.sync.push.common import SENT_THIS_RUN, PushContext, as_id, keyed_rows
+from pendo_tui.sync.push.common import PushContext, as_id, keyed_rows
 from pendo_tui.sync.push.state import (
     DELIVERED,
     MISSING,
@@ -103,7 +103,7 @@ def plan_objects(
             except BadValue as bad:
                 ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
                 continue
-        known[key] = SENT_THIS_RUN
+        # No SENT_THIS_RUN mark (unlike events): writing one record twice is harmless.
         yield PlannedWrite(key, pendo_id, digest, values, checks.chars)
 
 
