@@ -379,3 +379,26 @@ def test_sigkill_mid_push_sends_each_key_form_at_most_once(
         assert set(counts) == set(base_of.values()), "an event was lost"
     assert all(c <= 2 for c in counts.values())
     assert len(reported) <= concurrency
+
+
+@pytest.mark.postgres
+def test_a_key_seen_twice_while_reading_is_sent_once(fresh_sim, push_store, fresh_pg_url):
+    """The model changes between the uniqueness check and the read (here: a sequence makes
+    every row of the second read the same key): the repeats are rejected, not sent."""
+    pg = create_engine(fresh_pg_url)
+    with pg.begin() as conn:
+        conn.execute(text("CREATE SEQUENCE s"))
+        conn.execute(text("CREATE TABLE ev (id text, vid text, ts bigint, base text)"))
+        conn.execute(
+            text("INSERT INTO ev VALUES ('a', 'v-1', :ts, 'a'), ('b', 'v-1', :ts, 'b'),"
+                 " ('c', 'v-1', :ts, 'c')"),
+            {"ts": NOW},
+        )  # fmt: skip
+    pg.dispose()
+    query = "SELECT CASE WHEN nextval('s') > 3 THEN 'same' ELSE id END AS k, * FROM ev"
+    res = engine(fresh_sim, push_store).sync(events_on(fresh_pg_url, model={
+        "url": fresh_pg_url, "query": query}))  # fmt: skip
+    assert len(fresh_sim.state.track_events) == 1
+    assert res.to_dict()["rejected_reasons"] == {
+        "duplicate_primary_key": {"count": 2, "examples": ["same"]}
+    }

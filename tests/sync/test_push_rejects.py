@@ -279,3 +279,14 @@ def test_result_dict_is_json(fresh_sim, push_store, tmp_path) -> None:
     out = json.loads(json.dumps(res.to_dict()))
     assert out["rejected_reasons"]["timestamp_out_of_range"]["examples"] == ["a"]
     assert isinstance(out["warnings"], list)
+
+
+def test_utf8_csv_with_a_byte_order_mark(fresh_sim, push_store, tmp_path) -> None:
+    ids = sup.known_visitors(fresh_sim)[:1]
+    path = tmp_path / "bom.csv"
+    path.write_text(f"vid,role,seats\n{ids[0]},Ärztin,1\n", encoding="utf-8-sig")
+    for encoding in (None, "utf-8", "UTF8"):
+        fresh_sim.reset()
+        model = {"encoding": encoding} if encoding else {}
+        res = engine(fresh_sim, push_store).sync(csv_sync(path, model=model))
+        assert res.rows_read == 1 and res.rejected_total == 0

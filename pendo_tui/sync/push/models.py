@@ -8,6 +8,7 @@ function of ``keys.py`` (examples listed), a CSV file decodable and within the f
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -112,7 +113,9 @@ class ModelReader:
 
     @property
     def _encoding(self) -> str:
-        return self.source.encoding or DEFAULT_CSV_ENCODING
+        chosen = self.source.encoding or DEFAULT_CSV_ENCODING
+        # "utf-8" also reads a file that starts with a byte-order mark (Excel writes one).
+        return DEFAULT_CSV_ENCODING if codecs.lookup(chosen).name == "utf-8" else chosen
 
     @contextmanager
     def _csv_records(self) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]]]]:

@@ -50,7 +50,7 @@ class PushResult:
     def reject(self, key: str, reason: str, error: str) -> None:
         self.rejected[reason] += 1
         examples = self.reject_examples.setdefault(reason, [])
-        if len(examples) < EXAMPLES_PER_REASON:
+        if len(examples) < EXAMPLES_PER_REASON and key not in examples:
             examples.append(key)
         if len(self.rejects) < MAX_LISTED_REJECTS:
             self.rejects.append(Reject(key, reason, error))
