@@ -161,17 +161,19 @@ class RowChecks:
                 f"{what} is {size:,} bytes; a value may be at most {MAX_VALUE_BYTES // 1024} KiB",
             )
 
-    def numeric(self, value: Any, what: str) -> None:
+    def numeric(self, value: Any, field: str) -> None:
         """A value for a field Pendo's schema types as a number (None clears it)."""
-        if not self.numeric_fields or value is None:
+        kind = type(value)
+        if value is None or kind is int or kind is float or not self.numeric_fields:
             return
-        if isinstance(value, bool) or not (
+        if kind is bool or not (
             isinstance(value, int | float)
             or (isinstance(value, str) and _NUMBER_TEXT.fullmatch(value))
         ):
             raise BadValue(
                 "not_numeric",
-                f"{what} is {str(value)[:60]!r}, but Pendo's schema types the field as a number",
+                f"field {field!r} is {str(value)[:60]!r}, but Pendo's schema types the field "
+                "as a number",
             )
 
     def properties(self, props: dict[str, Any]) -> None:

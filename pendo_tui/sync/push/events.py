@@ -93,6 +93,9 @@ class EventBuilder:
         self.props = sync.property_columns()
         self.now_ms = now_ms
         self.checks = RowChecks(sync)
+        self.prop_labels = [
+            (prop, col, f"property {prop!r} (column {col!r})") for prop, col in self.props.items()
+        ]
 
     def required_columns(self) -> list[str]:
         s = self.sync
@@ -115,10 +118,10 @@ class EventBuilder:
             if account is not None:
                 payload["accountId"] = checks.clean(account, f"column {s.account_id!r}")
         properties = {}
-        for prop, col in self.props.items():
+        for prop, col, label in self.prop_labels:
             raw = row.get(col)
             if raw is not None:
-                properties[prop] = checks.clean(raw, f"property {prop!r} (column {col!r})")
+                properties[prop] = checks.clean(raw, label)
         checks.properties(properties)
         payload["properties"] = properties
         payload["context"] = {}

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import chain, islice
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from pendo_tui.config.model import PushSync
@@ -72,7 +73,9 @@ def plan_objects(
     s, res = ctx.sync, ctx.result
     checks = RowChecks(s)
     numeric: list[str] | None = None  # fields Pendo types as numbers, read on first need
-    fields = list(s.fields.items())
+    # (field, column, label for messages): labels built once, not per row
+    fields = [(name, col, f"field {name!r}") for name, col in s.fields.items()]
+    clean = checks.clean
     for key, row in keyed_rows(ctx, rows, seen, known):
         pendo_id = as_id(row.get(s.match or ""))
         if pendo_id is None:
@@ -80,7 +83,7 @@ def plan_objects(
             continue
         checks.chars = len(pendo_id)
         try:
-            values = {name: checks.clean(row.get(col), f"field {name!r}") for name, col in fields}
+            values = {name: clean(row.get(col), label) for name, col, label in fields}
         except BadValue as bad:
             ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
             continue
@@ -99,7 +102,7 @@ def plan_objects(
                 numeric = numeric_fields(ctx)
             try:
                 for name in numeric:
-                    checks.numeric(values[name], f"field {name!r}")
+                    checks.numeric(values[name], name)
             except BadValue as bad:
                 ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
                 continue
@@ -261,22 +264,26 @@ def _batches(
     """Batches of at most ``size`` rows, cut early before MAX_REQUEST_CHARS characters of
     ids and text values (a lone row over it still goes alone)."""
     rows = chain(first, rest)
-    carry: PlannedWrite | None = None
+    pending: list[PlannedWrite] = []
     while True:
-        batch = [carry] if carry is not None else []
-        chars = carry.chars if carry is not None else 0
-        carry = None
-        for w in rows:
-            if batch and chars + w.chars > MAX_REQUEST_CHARS:
-                carry = w
-                break
-            batch.append(w)
-            chars += w.chars
-            if len(batch) >= size:
-                break
-        if not batch:
+        if len(pending) < size:
+            pending.extend(islice(rows, size - len(pending)))
+        if not pending:
             return
-        yield batch
+        if sum(map(_chars, pending)) <= MAX_REQUEST_CHARS:  # the usual case
+            yield pending
+            pending = []
+            continue
+        n, chars = 0, 0
+        for w in pending:
+            if n and chars + w.chars > MAX_REQUEST_CHARS:
+                break
+            n, chars = n + 1, chars + w.chars
+        yield pending[:n]
+        pending = pending[n:]
+
+
+_chars = attrgetter("chars")
 
 
 def _record(ctx: PushContext, out: BatchOutcome) -> None:
