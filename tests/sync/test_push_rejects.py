@@ -290,3 +290,33 @@ def test_utf8_csv_with_a_byte_order_mark(fresh_sim, push_store, tmp_path) -> Non
         model = {"encoding": encoding} if encoding else {}
         res = engine(fresh_sim, push_store).sync(csv_sync(path, model=model))
         assert res.rows_read == 1 and res.rejected_total == 0
+
+
+def test_run_summary_and_plain_text_show_reasons_with_examples(fresh_sim, tmp_path) -> None:
+    """Through the runner: the item of a push carries rejected_reasons and warnings, and the
+    headless printer's detail lines show them."""
+    from pendo_tui.commands import detail_lines
+    from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import StaticSecrets
+    from pendo_tui.sync.runner import run
+
+    rows = [
+        ("ok", "v-1", "acme", "E", NOW, "pro", 1),
+        ("y5138", "v-1", "acme", "E", 99_999_999_999, "pro", 1),
+        ("y1990", "v-1", "acme", "E", 631_152_000, "pro", 1),
+    ]
+    url = make_db(tmp_path / "m.db", "ev", COLUMNS, rows)
+    cfg = Config(
+        pendo={"domain": fresh_sim.base_url},
+        store={"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        push=[events_sync(url, account_id=None)],
+    )
+    secrets = StaticSecrets(integration_key=fresh_sim.keys.write, track_secret=fresh_sim.keys.track)
+    item = run(cfg, secrets).to_dict()["items"][0]
+    assert item["rejected_reasons"] == {
+        "timestamp_out_of_range": {"count": 2, "examples": ["y5138", "y1990"]}
+    }
+    lines = detail_lines(item)
+    assert "rejected timestamp_out_of_range: 2 (e.g. y5138, y1990)" in lines
+    assert any(line.startswith("warning:") and "accountId" in line for line in lines)
+    assert len(fresh_sim.state.track_events) == 1
