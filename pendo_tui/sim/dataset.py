@@ -94,6 +94,7 @@ class Dataset:
         self._by_object: dict[str, list[dict[str, Any]]] = {}
         for row in self.events:
             self._by_object.setdefault(_row_object_id(row), []).append(row)
+        self._scan_counts = _scan_counts(self.events, self.activity)
         self._visitors_by_id = {v["visitorId"]: v for v in self.visitors}
         self._accounts_by_id = {a["accountId"]: a for a in self.accounts}
         self._parent_ids = self.parent_account_ids()
@@ -336,6 +337,36 @@ class Dataset:
             return obj_id in self._accounts_by_id
         return obj_id in self._parent_ids
 
+    def scan_rows(
+        self,
+        source: str,
+        params: dict[str, Any] | None,
+        start_ms: int | None,
+        end_ms: int | None,
+    ) -> int:
+        """Rows Pendo reads to answer ``source``: every row of it in the window for the
+        selected apps, whatever object ids the call asks for (Pendo reads, then filters)."""
+        apps = resolve_app_ids((params or {}).get("appId"))
+        if source in self._scan_counts:
+            return sum(
+                n
+                for (app, day), n in self._scan_counts[source].items()
+                if (apps is None or app in apps)
+                and (start_ms is None or day >= start_ms)
+                and (end_ms is None or day < end_ms)
+            )
+        sizes = {"visitors": self.visitors, "accounts": self.accounts}
+        if source in sizes:
+            return len(sizes[source])
+        catalogue = {
+            "pages": self.pages,
+            "features": self.features,
+            "trackTypes": self.track_types,
+            "guides": self.guides,
+        }
+        objs = catalogue.get(source, [])
+        return sum(1 for o in objs if apps is None or o["appId"] in apps)
+
     def source_rows(
         self,
         source: str,
@@ -372,6 +403,20 @@ class Dataset:
                 copy.deepcopy(o) for o in catalogue[source] if apps is None or o["appId"] in apps
             )
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def _scan_counts(
+    events: list[dict[str, Any]], activity: list[dict[str, Any]]
+) -> dict[str, dict[tuple[int, int], int]]:
+    """Rows per event source per (app, day): what a scan of a window reads."""
+    out: dict[str, dict[tuple[int, int], int]] = {s: {} for s in (*_EVENT_SOURCES, "events")}
+    by_field = {f: s for s, f in _EVENT_SOURCES.items()}
+    for rows, fixed in ((events, None), (activity, "events")):
+        for row in rows:
+            source = fixed or next(by_field[f] for f in by_field if f in row)
+            key = (row["appId"], row["day"])
+            out[source][key] = out[source].get(key, 0) + 1
+    return out
 
 
 def _row_object_id(row: dict[str, Any]) -> str:

@@ -164,6 +164,9 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0
+        # `field == "text"` nodes, so an || chain of them becomes one set lookup per field
+        self.paths: dict[Compiled, str] = {}
+        self.equals: dict[Compiled, tuple[str, str]] = {}
 
     # -- helpers
     def peek(self) -> _Tok:
@@ -225,6 +228,8 @@ class _Parser:
             values = (truthy(v) for _, _, v in operands)
             return _const(all(values) if op == "&&" else any(values))
         fns = [fn for fn, _, _ in operands]
+        if op == "||" and (members := self.or_equals(fns)) is not None:
+            return members, False, None
         if len(fns) == 2:
             f0, f1 = fns
             if op == "&&":
@@ -239,6 +244,33 @@ class _Parser:
             return not want
 
         return chain, False, None
+
+    def or_equals(self, fns: list[Compiled]) -> Compiled | None:
+        """`id == "a" || id == "b" || …` (Pendo's spelling of `in`) as one set lookup per
+        field: a chain of thousands of ids costs about what one comparison does. Same truth
+        value as the chain: `field == "text"` holds only for a string field equal to it."""
+        sets: dict[str, set[str]] = {}
+        rest: list[Compiled] = []
+        for f in fns:
+            hit = self.equals.get(f)
+            if hit is None:
+                rest.append(f)
+            else:
+                sets.setdefault(hit[0], set()).add(hit[1])
+        if not any(len(values) > 1 for values in sets.values()):
+            return None
+        tests = [(field_getter(path), frozenset(values)) for path, values in sets.items()]
+        if len(tests) == 1 and not rest:
+            ((get, members),) = tests
+            return lambda row: isinstance(v := get(row), str) and v in members
+
+        def chain(row: Row) -> bool:
+            for get, members in tests:
+                if isinstance(v := get(row), str) and v in members:
+                    return True
+            return any(bool(f(row)) for f in rest)
+
+        return chain
 
     def parse_or(self) -> _Node:
         return self.logical_level("||", self.parse_and)
@@ -298,7 +330,9 @@ class _Parser:
                 return self.parse_call(tok)
             if tok.value in CONSTANTS:
                 return _const(CONSTANTS[tok.value])
-            return field_getter(tok.value), False, None
+            getter = field_getter(tok.value)
+            self.paths[getter] = tok.value
+            return getter, False, None
         raise self.fail(f"expected a value but found {self.describe(tok)}", tok)
 
     def parse_args(self) -> list[_Node]:
@@ -367,11 +401,12 @@ class _Parser:
         if lc and rc:
             return _const(fn(lv, rv))
         if rc:  # the common `field > 5` shape: specialise on the constant
-            return self.compare_to_constant(op, lf, rv) or (
-                (lambda row: fn(lf(row), rv)),
-                False,
-                None,
-            )
+            node = self.compare_to_constant(op, lf, rv)
+            if node is None:
+                return (lambda row: fn(lf(row), rv)), False, None
+            if op == "==" and isinstance(rv, str) and lf in self.paths:
+                self.equals[node[0]] = (self.paths[lf], rv)
+            return node
         return (lambda row: fn(lf(row), rf(row))), False, None
 
     @staticmethod

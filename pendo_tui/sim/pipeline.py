@@ -50,6 +50,10 @@ class DataSource(Protocol):
         self, source: str, params: dict[str, Any], start_ms: int | None, end_ms: int | None
     ) -> Iterable[dict[str, Any]]: ...
 
+    def scan_rows(
+        self, source: str, params: dict[str, Any], start_ms: int | None, end_ms: int | None
+    ) -> int: ...
+
     def segment_visitors(self, segment_id: str) -> set[str] | None: ...
 
     def visitor_object(self, visitor_id: str) -> dict[str, Any] | None: ...
@@ -81,6 +85,15 @@ class CompiledPipeline:
         for stage in self.stages:
             it = stage(it)
         return it
+
+    def scan_size(self) -> int:
+        """Source rows a Pendo-like server reads to answer this pipeline: the whole window
+        of every source (all object ids of the selected apps), before any filtering."""
+        if self.branches:
+            return sum(b.scan_size() for b in self.branches)
+        if self.source is None:
+            return 0
+        return self.data.scan_rows(self.source, self.params, self.start_ms, self.end_ms)
 
     def _source_rows(self) -> Iterator[Row]:
         if self.source is None:

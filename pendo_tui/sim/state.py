@@ -26,6 +26,10 @@ class SimState:
     created: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids made by ?create
     bulk_deletes: list[dict[str, Any]] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # request kind -> count
+    # aggregations answered, the source rows they read, and the server time charged for it
+    scans: int = 0
+    rows_scanned: int = 0
+    scan_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
@@ -37,6 +41,14 @@ class SimState:
             self.created.clear()
             self.bulk_deletes.clear()
             self.requests.clear()
+            self.scans = self.rows_scanned = 0
+            self.scan_seconds = 0.0
+
+    def record_scan(self, rows: int, seconds: float) -> None:
+        with self.lock:
+            self.scans += 1
+            self.rows_scanned += rows
+            self.scan_seconds += seconds
 
     def add_track_event(self, event: dict[str, Any]) -> None:
         self.track_event_count += 1
@@ -60,4 +72,9 @@ class SimState:
             "created": {k: sorted(v) for k, v in self.created.items()},
             "bulk_deletes": self.bulk_deletes,
             "requests": dict(self.requests),
+            "scans": {
+                "count": self.scans,
+                "rows": self.rows_scanned,
+                "seconds": round(self.scan_seconds, 6),
+            },
         }

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from pendo_tui.sim.aggregators import Agg, compile_fields, hashable
 from pendo_tui.sim.expr import ANONYMOUS_PREFIX, Compiled, ExprEnv, field_getter, truthy
+from pendo_tui.sim.expr_funcs import CONSTANTS
+from pendo_tui.sim.expr_values import NUM_TYPES
 from pendo_tui.sim.pipeline_base import PipelineError, Row, Stage, step_expr
 
 
@@ -71,6 +74,9 @@ def _group(arg: Any, env: ExprEnv) -> Stage:
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise PipelineError("group keys must be a list of field names")
     aggs = compile_fields(arg.get("fields"), env, "group")
+    simple = _simple_fields(arg.get("fields"))
+    if simple is not None and all(_PLAIN.fullmatch(k) for k in keys):
+        return _simple_group(keys, simple)
     key_of = _group_key(keys)
     getters = [field_getter(k) for k in keys]
 
@@ -91,6 +97,70 @@ def _group(arg: Any, env: ExprEnv) -> Stage:
         for head, accs in groups.values():
             out = dict(head)
             out.update({name: acc.result() for (name, _), acc in zip(aggs, accs, strict=True)})
+            yield out
+
+    return run
+
+
+_PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_SIMPLE = ("sum", "first", "count")
+
+
+def _simple_fields(spec: Any) -> list[tuple[str, str, str | None]] | None:
+    """(output, aggregator, field) when every field is a sum or first of a plain field or
+    a count of rows — the shape of usage pipelines — else None. Call after compile_fields
+    has checked the spec."""
+    items = (
+        list(spec.items())
+        if isinstance(spec, dict)
+        else [next(iter(x.items())) for x in spec or []]
+    )
+    out: list[tuple[str, str, str | None]] = []
+    for name, agg in items:
+        ((kind, field),) = agg.items()
+        if kind == "count" and field is None:
+            out.append((name, kind, None))
+        elif kind in _SIMPLE[:2] and isinstance(field, str) and _PLAIN.fullmatch(field):
+            if field in CONSTANTS:
+                return None
+            out.append((name, kind, field))
+        else:
+            return None
+    return out
+
+
+def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) -> Stage:
+    """The group step for plain keys and sum/first/count fields: same rows as the general
+    one, one list per group instead of an aggregator object per field."""
+    sums = [(i, f) for i, (_, kind, f) in enumerate(fields, 1) if kind == "sum"]
+    firsts = [(i, f) for i, (_, kind, f) in enumerate(fields, 1) if kind == "first"]
+    counts = [i for i, (_, kind, _) in enumerate(fields, 1) if kind == "count"]
+    names = [name for name, _, _ in fields]
+    width = len(fields) + 1
+
+    def run(rows: Iterator[Row]) -> Iterator[Row]:
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for r in rows:
+            raw = tuple(map(r.get, keys))
+            try:
+                acc = groups.get(raw)
+                k = raw
+            except TypeError:  # a list or object among the key values
+                k = tuple(hashable(v) for v in raw)
+                acc = groups.get(k)
+            if acc is None:
+                acc = groups[k] = [0] * width
+                acc[0] = raw
+                for i, f in firsts:
+                    acc[i] = r.get(f)
+            for i, f in sums:
+                if type(v := r.get(f)) in NUM_TYPES:
+                    acc[i] += v
+            for i in counts:
+                acc[i] += 1
+        for acc in groups.values():
+            out = dict(zip(keys, acc[0], strict=True))
+            out.update(zip(names, acc[1:], strict=True))
             yield out
 
     return run
