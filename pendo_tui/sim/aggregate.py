@@ -101,7 +101,7 @@ def routes(ctx: SimContext) -> list[Route]:
         # read on every call (no cache), before the first byte of the answer.
         scanned = compiled.scan_size()
         delay = ctx.scan_delay(scanned)
-        ctx.state.record_scan(scanned, delay)
+        ctx.state.record_scan(scanned, delay, compiled.source_names())
         if delay > 0:
             await asyncio.sleep(delay)
         try:

@@ -95,6 +95,12 @@ class CompiledPipeline:
             return 0
         return self.data.scan_rows(self.source, self.params, self.start_ms, self.end_ms)
 
+    def source_names(self) -> list[str]:
+        """The sources this pipeline reads (one per spawn branch)."""
+        if self.branches:
+            return [name for b in self.branches for name in b.source_names()]
+        return [self.source] if self.source else []
+
     def _source_rows(self) -> Iterator[Row]:
         if self.source is None:
             raise PipelineError("pipeline has no source step")

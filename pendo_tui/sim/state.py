@@ -30,6 +30,7 @@ class SimState:
     scans: int = 0
     rows_scanned: int = 0
     scan_seconds: float = 0.0
+    scanned_sources: Counter[str] = field(default_factory=Counter)  # source -> calls
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
@@ -43,12 +44,14 @@ class SimState:
             self.requests.clear()
             self.scans = self.rows_scanned = 0
             self.scan_seconds = 0.0
+            self.scanned_sources.clear()
 
-    def record_scan(self, rows: int, seconds: float) -> None:
+    def record_scan(self, rows: int, seconds: float, sources: list[str]) -> None:
         with self.lock:
             self.scans += 1
             self.rows_scanned += rows
             self.scan_seconds += seconds
+            self.scanned_sources.update(sources)
 
     def add_track_event(self, event: dict[str, Any]) -> None:
         self.track_event_count += 1
@@ -76,5 +79,6 @@ class SimState:
                 "count": self.scans,
                 "rows": self.rows_scanned,
                 "seconds": round(self.scan_seconds, 6),
+                "sources": dict(self.scanned_sources),
             },
         }

@@ -105,6 +105,7 @@ def test_large_mode_scans_every_page_of_the_window(
         assert rows and all(r["pageId"] == page for r in rows)
     got = scans(http)
     assert got["count"] == 4 and got["rows"] == 12_000  # 4 windows x every page = the table
+    assert got["sources"] == {"pageEvents": 4}
     assert sum(1 for _ in table.all_rows()) == 12_000
 
 
@@ -120,4 +121,9 @@ def test_scan_settings_over_the_admin_api(http: httpx.Client, sim: Simulator) ->
     assert bad.status_code == 400 and "large_pages must be an integer" in bad.text
     http.post("/_sim/reset")
     assert (sim.scan_cost_us, sim.large_pages) == (0.0, 10)
-    assert http.get("/_sim/state").json()["scans"] == {"count": 0, "rows": 0, "seconds": 0}
+    assert http.get("/_sim/state").json()["scans"] == {
+        "count": 0,
+        "rows": 0,
+        "seconds": 0,
+        "sources": {},
+    }
