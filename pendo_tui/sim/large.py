@@ -55,6 +55,7 @@ class LargeEvents:
     pages: list[dict[str, Any]]
     visitors: int = DEFAULT_VISITORS
     _first: list[int] = field(init=False, repr=False)
+    _visitor_names: list[tuple[str, str]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.rows < 0 or not self.day_starts or not self.pages:
@@ -121,22 +122,31 @@ class LargeEvents:
     def _rows_of_day(self, d: int, indexes: Iterable[int]) -> Iterator[dict[str, Any]]:
         n_pages, n_visitors = len(self.pages), self.visitors
         day_ms, first = self.day_starts[d], self._first[d]
-        pages = self.pages
+        pages = [(p["id"], p["appId"]) for p in self.pages]
+        names = self._names()
         shift = 7 * d
         for i in indexes:
             j = i - first
-            page = pages[j % n_pages]
-            v = (j // n_pages + shift) % n_visitors
+            page_id, app_id = pages[j % n_pages]
+            visitor_id, account_id = names[(j // n_pages + shift) % n_visitors]
             events = (i * 7919) % 97 + 1
             yield {
-                "pageId": page["id"],
-                "visitorId": f"v-{v:07d}",
-                "accountId": f"acct-{v % ACCOUNTS:03d}",
-                "appId": page["appId"],
+                "pageId": page_id,
+                "visitorId": visitor_id,
+                "accountId": account_id,
+                "appId": app_id,
                 "day": day_ms,
                 "numEvents": events,
                 "numMinutes": events % 20 + 1,
             }
+
+    def _names(self) -> list[tuple[str, str]]:
+        """(visitorId, accountId) of every visitor, formatted once."""
+        if self._visitor_names is None:
+            self._visitor_names = [
+                (f"v-{v:07d}", f"acct-{v % ACCOUNTS:03d}") for v in range(self.visitors)
+            ]
+        return self._visitor_names
 
 
 class LargeData:
