@@ -216,11 +216,11 @@ def _open_tui(args: argparse.Namespace) -> int:
 
     if args.demo:
         with _demo_context() as ctx:
-            return launch(ctx, demo=True)
+            return launch(ctx, demo=True, debug=args.debug)
     from pendo_tui.config.toml_io import default_config_path
     from pendo_tui.tui.launch import launch_path
 
-    return launch_path(args.config or default_config_path())
+    return launch_path(args.config or default_config_path(), debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

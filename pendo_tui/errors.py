@@ -74,10 +74,3 @@ class ThresholdExceeded(PendoTuiError):
 
     exit_code = ExitCode.THRESHOLD
     title = "Too many rejected rows"
-
-
-class NotAvailableYet(PendoTuiError):
-    """A feature whose engine has not landed yet (exit 2)."""
-
-    exit_code = ExitCode.USAGE
-    title = "Not available yet"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
-def launch(ctx: Any, demo: bool = False) -> int:
+def launch(ctx: Any, demo: bool = False, debug: bool = False) -> int:
     """Open the app on a prepared context (config, secrets, optional demo simulator)."""
     from pendo_tui.tui.app import PendoTuiApp
 
@@ -18,12 +18,13 @@ def launch(ctx: Any, demo: bool = False) -> int:
         ctx.secrets,
         demo=demo,
         sim_url=getattr(sim, "base_url", None),
+        debug=debug,
     )
     return app.run() or 0
 
 
-def launch_path(path: Path) -> int:
+def launch_path(path: Path, debug: bool = False) -> int:
     """Open the app on a config file; a missing file starts a fresh config saved there."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    return PendoTuiApp(path).run() or 0
+    return PendoTuiApp(path, debug=debug).run() or 0

@@ -24,11 +24,12 @@ from pendo_tui.config.model import DEFAULT_APP_ID, Config, PullMapping, multi_ap
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull import pipelines as pp
 from pendo_tui.sync.pull import stage as st
-from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
+from pendo_tui.sync.pull.companies import company_rows, refresh_companies
+from pendo_tui.sync.pull.fingerprint import mapping_fingerprint, stale_mappings
 from pendo_tui.sync.pull.identity import (
     CREATED,
     MATCHED_EMAIL,
@@ -116,8 +117,8 @@ class PullEngine:
     def __init__(
         self,
         config: Config,
-        client: Any,
-        store: Any,
+        client: PendoApi,
+        store: StoreApi,
         progress: ProgressCallback | None = None,
         today: date | None = None,
         max_call_days: int = pp.MAX_CALL_DAYS,
@@ -187,12 +188,9 @@ class PullEngine:
 
     def check_fingerprints(self, mappings: Iterable[PullMapping]) -> list[str]:
         """Names of mappings whose stored fingerprint no longer matches the config."""
-        changed = []
-        for m in mappings:
-            _, stored = self._state(m.name)
-            if stored and stored != mapping_fingerprint(self.config, m):
-                changed.append(m.name)
-        return changed
+        mappings = list(mappings)
+        stored = {m.name: self._state(m.name)[1] for m in mappings}
+        return stale_mappings(self.config, mappings, stored)
 
     def preview_identity(
         self, sample: int | None = None, mapping: PullMapping | None = None

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, select
 
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import StoreApi
 
 IN_FLIGHT = "in_flight"
 DELIVERED = "delivered"
@@ -53,7 +54,7 @@ def value_hash(values: Any) -> str:
 class PushState:
     """Reads and writes one sync's rows of ``push_state`` / ``push_rejects``."""
 
-    def __init__(self, store: Any, sync: str, run_id: int | None) -> None:
+    def __init__(self, store: StoreApi, sync: str, run_id: int | None) -> None:
         self.store = store
         self.sync = sync
         self.run_id = run_id

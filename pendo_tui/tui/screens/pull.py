@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.pull_editor import PullEditor
@@ -56,11 +56,12 @@ class PullPane(Pane):
 
     @work(thread=True, exclusive=True, group="pull-cursors")
     def _load_cursors(self) -> None:
-        try:
-            cursors = services.pull_cursors(self.state.config)
-        except Exception:  # no store yet: statuses just say "never synced"
-            return
-        self.app.call_from_thread(self._cursors_loaded, cursors)
+        with self.tui.guard():
+            try:
+                cursors = self.engine.pull_cursors()  # no store yet: {} ("never synced")
+            except PendoTuiError:  # store unreachable: the Run pane and Metrics say why
+                return
+            self.app.call_from_thread(self._cursors_loaded, cursors)
 
     def _cursors_loaded(self, cursors: dict[str, date | None]) -> None:
         self._cursors = cursors
