@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pendo_tui.config.secrets import SecretProvider
     from pendo_tui.pendo.client import PendoClient
     from pendo_tui.store.db import Store
-    from pendo_tui.sync.progress import ProgressCallback
+    from pendo_tui.sync.progress import ProgressCallback, ProgressEvent
     from pendo_tui.sync.runner import RunSummary
 
 __all__ = [
@@ -41,8 +41,10 @@ __all__ = [
     "CheckResult",
     "ConnectionReport",
     "EngineSession",
+    "ProgressEvent",
     "RequestLog",
     "RequestRecord",
+    "RunSummary",
     "fingerprints",
     "stale_since",
     "to_curl",

@@ -21,8 +21,7 @@ from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.mapping_progress import MappingProgress
 
 if TYPE_CHECKING:
-    from pendo_tui.sync.progress import ProgressEvent
-    from pendo_tui.sync.runner import RunSummary
+    from pendo_tui.sync.session import ProgressEvent, RunSummary
 
 HISTORY_ROWS = 50
 BANNER = "⚠ Configuration changed — re-sync needed: Re-sync all applies it to old data"
