@@ -1,4 +1,4 @@
-"""Headless command line: flags, exit codes (spec §8) and plain output.
+"""Headless command line: flags, exit codes (``errors.ExitCode``) and plain output.
 
 The CLI and the TUI are two thin front ends over the same engine calls. Every user error
 is a ``PendoTuiError``: printed as one or two lines (what, then how to fix), mapped to its

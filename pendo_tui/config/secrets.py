@@ -1,6 +1,6 @@
 """Where the integration key and the track secret come from.
 
-Order (spec §1): environment → OS keyring → a ``SecretError`` naming both ways to
+Order: environment → OS keyring → a ``SecretError`` naming both ways to
 provide the value. There is deliberately no plaintext fallback: a machine without a
 usable keyring backend (headless Linux) gets a clear error, and a locked keyring says
 it is locked. Values are never logged, and ``repr`` of these objects shows none.
@@ -200,7 +200,7 @@ class Secrets:
         value, _, problem = self._lookup(name)
         if value:
             return value
-        # One line (spec: the CLI prints it as is): what is missing and both ways to fix it.
+        # One line (the CLI prints it as is): what is missing and both ways to fix it.
         label, var = LABELS[name], ENV_VARS[name]
         if problem is not None:
             raise SecretError(

@@ -1,6 +1,6 @@
 """The Pendo API client: one object per run, every call the product makes.
 
-Call shapes follow Pendo's real dialect (see pendo-api.md): bare JSON arrays for lists,
+Call shapes follow Pendo's real dialect (docs/pendo-api.md): bare JSON arrays for lists,
 the aggregation envelope, bulk metadata results, ``/data/track`` with the track secret on
 the track host. HTTP, retries, errors and the request log live in ``transport.py``.
 """

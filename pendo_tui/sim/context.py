@@ -30,7 +30,7 @@ class SimContext:
     read_key: str = DEMO_READ_KEY
     write_key: str = DEMO_WRITE_KEY
     large_aggregation_rows: int = 0  # > 0: aggregations stream this many generated rows
-    aggregation_requires_write: bool = False  # pendo-api.md §2: sources disagree
+    aggregation_requires_write: bool = False  # sources disagree: docs/pendo-api.md
 
     def reset(self) -> None:
         self.state.reset()

@@ -46,9 +46,7 @@ def metric_names(conn: Connection) -> list[tuple[str, str]]:
     return [(r.metric, r.object_type) for r in conn.execute(q)]
 
 
-def metric_objects(
-    conn: Connection, metric: str, object_type: str, limit: int = 500
-) -> list[str]:
+def metric_objects(conn: Connection, metric: str, object_type: str, limit: int = 500) -> list[str]:
     """Object ids of one metric, largest total first."""
     total = func.sum(metrics.c.value)
     q = (

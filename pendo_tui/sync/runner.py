@@ -2,7 +2,7 @@
 
 A run takes the store's lock, records itself in ``runs``, persists its HTTP calls in
 ``requests``, runs the selected pull mappings and then the push syncs, sends alerts and
-returns a ``RunSummary`` whose ``exit_code`` follows spec §8.
+returns a ``RunSummary`` whose ``exit_code`` is one of ``errors.ExitCode``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class RunSummary:
     items: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    # Dry runs: how Pendo's visitors would be matched, created or skipped (spec §2).
+    # Dry runs: how Pendo's visitors would be matched, created or skipped
+    # (docs/pendo-api.md#identity-rules).
     identity_preview: dict[str, Any] | None = None
     alerts: list[str] = field(default_factory=list)
     exit_code: int = ExitCode.OK

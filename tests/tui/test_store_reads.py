@@ -26,7 +26,8 @@ READ_TIMEOUT = 25
 
 
 async def test_panes_refresh_while_a_sync_holds_the_write_lock(
-    make_app, demo_cfg: Config  # type: ignore[no-untyped-def]
+    make_app,
+    demo_cfg: Config,  # type: ignore[no-untyped-def]
 ) -> None:
     summary = run(demo_cfg, SECRETS, mappings=[demo_cfg.pull[0].name])
     assert summary.run_id is not None
@@ -52,7 +53,9 @@ async def test_panes_refresh_while_a_sync_holds_the_write_lock(
             await pilot.press("f9")
             source = app.query_one("#dbg-source", Select)
             assert await wait_for(
-                pilot, lambda: len(source._options) == 2, READ_TIMEOUT  # live + the run
+                pilot,
+                lambda: len(source._options) == 2,
+                READ_TIMEOUT,  # live + the run
             )
         sync.execute("ROLLBACK")
     finally:
@@ -60,7 +63,9 @@ async def test_panes_refresh_while_a_sync_holds_the_write_lock(
 
 
 async def test_looking_does_not_create_the_store(
-    make_app, demo_cfg: Config, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_app,
+    demo_cfg: Config,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     path = tmp_path / "nowhere" / "pendo.db"
     cfg = demo_cfg.model_copy(

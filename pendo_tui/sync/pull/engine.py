@@ -1,4 +1,4 @@
-"""The pull engine: Pendo usage into the store (spec §2–§5).
+"""The pull engine: Pendo usage into the store (docs/pull.md).
 
 One batch = one or more mappings fetched into connection-local staging tables, then
 applied in ONE transaction together with new end users, filled-in names, last-seen dates

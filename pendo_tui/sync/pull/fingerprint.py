@@ -1,10 +1,11 @@
 """Fingerprints of the settings that shape a mapping's stored data.
 
-Sync now never rewrites old data (spec §5), so when identity, apps, window or the mapping
-itself change, the stored rows and new rows would have different shapes. The fingerprint
-stored in ``pull_state`` lets ``--sync`` and the TUI say "configuration changed: run
---resync-all" instead of silently mixing them. Names of things that do not shape data
-(``enabled``) are left out so toggling them does not demand a rebuild.
+Sync now never rewrites old data (docs/pendo-api.md#windows-and-timezone-rules), so when
+identity, apps, window or the mapping itself change, the stored rows and new rows would
+have different shapes. The fingerprint stored in ``pull_state`` lets ``--sync`` and the
+TUI say "configuration changed: run --resync-all" instead of silently mixing them. Names
+of things that do not shape data (``enabled``) are left out so toggling them does not
+demand a rebuild.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The aggregation pipelines the pull engine sends (pendo-api.md §4).
+"""The aggregation pipelines the pull engine sends (docs/pendo-api.md#aggregations).
 
 Shaped to keep calls few and responses small: grouping happens server-side (one row per
 visitor/app/day, not per raw rollup row), every source asks for all apps unless the

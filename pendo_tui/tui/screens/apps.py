@@ -1,4 +1,4 @@
-"""Apps: app id → metric prefix; the two default rows cannot be removed (spec §3)."""
+"""Apps: app id → metric prefix; the two default rows cannot be removed."""
 
 from __future__ import annotations
 

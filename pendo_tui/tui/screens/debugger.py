@@ -1,4 +1,4 @@
-"""Debugger: every HTTP call, live and for past runs; detail, filter, HAR, curl (spec §7).
+"""Debugger: every HTTP call, live and for past runs; detail, filter, HAR, curl.
 
 Throughput: the RequestLog calls ``app.incoming.append`` on the engine's thread: a bounded
 deque, nothing else. A 10 Hz timer here drains it into the table. No per-record hop to the event

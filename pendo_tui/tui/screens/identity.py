@@ -1,4 +1,7 @@
-"""Identity mapping: which Pendo field feeds each local identity (spec §2)."""
+"""Identity mapping: which Pendo field feeds each local identity.
+
+The rules: docs/pendo-api.md#identity-rules.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pull mappings: list with status; add/edit by kind (spec §4)."""
+"""Pull mappings: list with status; add/edit by kind (docs/pull.md)."""
 
 from __future__ import annotations
 

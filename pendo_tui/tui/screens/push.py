@@ -1,4 +1,4 @@
-"""Push syncs: list, editor, and a dry-run preview of what would be sent (spec §6)."""
+"""Push syncs: list, editor, and a dry-run preview of what would be sent (docs/push.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run panel: Sync now / Sync all / Re-sync all, progress per mapping, run history (spec §5, §7)."""
+"""Run panel: Sync now / Sync all / Re-sync all, progress per mapping, run history."""
 
 from __future__ import annotations
 

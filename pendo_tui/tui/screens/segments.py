@@ -1,4 +1,4 @@
-"""Segments: segment id → name, picked from Pendo or typed (spec §3)."""
+"""Segments: segment id → name, picked from Pendo or typed."""
 
 from __future__ import annotations
 

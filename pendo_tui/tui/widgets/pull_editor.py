@@ -1,4 +1,4 @@
-"""Add/edit one pull mapping (spec §4), with live pickers and an aggregation editor."""
+"""Add/edit one pull mapping (docs/pull.md), with live pickers and an aggregation editor."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Add/edit one push sync (spec §6): model, destination, field mapping, behaviour."""
+"""Add/edit one push sync (docs/push.md): model, destination, field mapping, behaviour."""
 
 from __future__ import annotations
 
