@@ -216,7 +216,14 @@ def _open_tui(args: argparse.Namespace) -> int:
 
     if args.demo:
         with _demo_context() as ctx:
-            return launch(ctx, demo=True, debug=args.debug)
+            return launch(
+                ctx.config,
+                ctx.config_path,
+                ctx.secrets,
+                demo=True,
+                sim_url=ctx.demo.base_url,
+                debug=args.debug,
+            )
     from pendo_tui.config.toml_io import default_config_path
     from pendo_tui.tui.launch import launch_path
 

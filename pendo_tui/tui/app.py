@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,7 +37,6 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
 from pendo_tui.config.model import Config
-from pendo_tui.config.secrets import SecretProvider
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.sync.session import EngineSession, RequestLog
 from pendo_tui.tui.screens.apps import AppsPane
@@ -55,6 +54,9 @@ from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStat
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
+
+if TYPE_CHECKING:
+    from pendo_tui.config.secrets import SecretProvider
 
 # (id, pane class, navigation key). Order = sidebar order.
 PANES: list[tuple[str, type[Pane], str]] = [
@@ -371,14 +373,13 @@ class PendoTuiApp(App[int]):
         return f"Could not save to {path} (see the notification); try another path"
 
     def _save(self) -> bool:
-        from pendo_tui.errors import ConfigError
+        from pendo_tui.config.validation_errors import ConfigValidationError
 
         try:
             path = self.state.save()
-        except ConfigError as exc:
-            field_errors = getattr(exc, "field_errors", None) or {}
+        except ConfigValidationError as exc:
             for pane in self.query(Pane):
-                show_errors(pane, {dotted(k): v for k, v in field_errors.items()})
+                show_errors(pane, {dotted(k): v for k, v in exc.field_errors.items()})
             self.show_error(exc)
             return False
         except PendoTuiError as exc:

@@ -104,8 +104,7 @@ class PushEngine:
             progress=self.progress,
             run_id=self.run_id,
             dry_run=dry_run,
-            # A sync-level setting wins once the config model grows one.
-            in_flight_policy=getattr(sync, "in_flight", None) or self.in_flight,
+            in_flight_policy=self.in_flight,
         )
         ctx.report("check", 0, f"checking model ({reader.label})", force=True)
         ctx.total_rows = reader.check(sync.primary_key, required)

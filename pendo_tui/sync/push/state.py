@@ -91,7 +91,7 @@ class PushState:
             }
             for u in updates
         ]
-        if getattr(self.store, "dialect", None) == "sqlite":
+        if self.store.dialect == "sqlite":
             for i in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
                 _sqlite_upsert_one_statement(conn, rows[i : i + SQLITE_ROWS_PER_STATEMENT])
             return

@@ -11,16 +11,25 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
+from pendo_tui.config.model import PullMapping
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.pull_editor import PullEditor
 
 
-def _options(m: object) -> str:
-    flags = [f for f in ("multi_app", "passive", "auto_create_users") if getattr(m, f)]
-    if getattr(m, "segment", None):
-        flags.append(f"segment {m.segment}")  # type: ignore[attr-defined]
+def _options(m: PullMapping) -> str:
+    flags = [
+        name
+        for name, on in (
+            ("multi_app", m.multi_app),
+            ("passive", m.passive),
+            ("auto_create_users", m.auto_create_users),
+        )
+        if on
+    ]
+    if m.segment:
+        flags.append(f"segment {m.segment}")
     return ", ".join(flags)
 
 

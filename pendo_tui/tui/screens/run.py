@@ -116,6 +116,7 @@ class RunPane(Pane):
         self._running = False
         self._queued: set[str] = set()
         self.runs_finished = 0  # observable by tests and scripts
+        self._stale: list[str] = []  # mappings the store says need a Re-sync
 
     def on_mount(self) -> None:
         self.query_one("#run-history", DataTable).add_columns(
@@ -160,7 +161,7 @@ class RunPane(Pane):
         self.update_banner()
 
     def update_banner(self) -> None:
-        stale = getattr(self, "_stale", [])
+        stale = self._stale
         banner = self.query_one("#resync-banner", Static)
         if stale:
             banner.update(
