@@ -258,9 +258,7 @@ def open_existing_store(url: str | None = None) -> Store | None:
 # -- engines ---------------------------------------------------------------------------
 
 
-def _sqlite_engine(
-    parsed: StoreUrl, *, prepare: bool = True, read_only: bool = False
-) -> Engine:
+def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True, read_only: bool = False) -> Engine:
     path = parsed.sqlite_path
     if path is None:
         # One shared connection: every new connection to :memory: would be a new database.
