@@ -73,6 +73,8 @@ class PullPane(Pane):
             self.app.call_from_thread(self._cursors_loaded, cursors)
 
     def _cursors_loaded(self, cursors: dict[str, date | None]) -> None:
+        if cursors == self._cursors:
+            return  # nothing new: no rebuild (it would move the table under the pointer)
         self._cursors = cursors
         self._render_table()
 
