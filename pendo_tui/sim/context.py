@@ -34,7 +34,7 @@ class SimContext:
     large_aggregation_rows: int = 0  # > 0: pageEvents is a virtual table of this many rows
     large_pages: int = large.DEFAULT_PAGES  # pages of that table (listed by /api/v1/page)
     scan_cost_us: float = 0.0  # simulated server time per source row an aggregation reads
-    aggregation_requires_write: bool = False  # pendo-api.md §2: sources disagree
+    aggregation_requires_write: bool = False  # sources disagree: docs/pendo-api.md
     _large: tuple[tuple[int, int], large.LargeData] | None = field(default=None, repr=False)
 
     def reset(self) -> None:

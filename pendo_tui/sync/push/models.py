@@ -187,6 +187,21 @@ class ModelReader:
         return ModelError(f"{where}: line {before + 1}: {exc}", hint)
 
     # -- public ------------------------------------------------------------------------
+    def columns(self) -> list[str]:
+        """The model's column names, read without reading its rows (``ModelError`` with
+        the reason when the file or query cannot be read)."""
+        if self.source.csv:
+            with self._csv_reader() as reader:
+                return list(reader.fieldnames or [])
+        query = (self.source.query or "").strip().rstrip(";")
+        with self._engine() as engine:
+            try:
+                with engine.connect() as conn:
+                    probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
+                    return list(conn.execute(probe).keys())
+            except SQLAlchemyError as exc:
+                raise self._query_error(exc) from None
+
     def check(self, primary_key: str, required: list[str]) -> int | None:
         """Check columns and key uniqueness; return the row count when it is cheap to know.
 
