@@ -62,6 +62,7 @@ def routes(ctx: SimContext) -> list[Route]:
         return {
             "large_aggregation_rows": ctx.large_aggregation_rows,
             "aggregation_requires_write": ctx.aggregation_requires_write,
+            "shapes": ctx.shapes.to_json(),
         }
 
     async def settings(request: Request) -> Response:
@@ -74,6 +75,9 @@ def routes(ctx: SimContext) -> list[Route]:
                 return text("body must be an object of setting: value")
             if "large_aggregation_rows" in body:
                 ctx.large_aggregation_rows = int(body["large_aggregation_rows"])
+            problem = ctx.shapes.update(body.get("shapes", {}))
+            if problem:
+                return text(problem)
             if "aggregation_requires_write" in body:
                 ctx.aggregation_requires_write = bool(body["aggregation_requires_write"])
         return JSONResponse(settings_json())

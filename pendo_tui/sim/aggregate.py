@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from pendo_tui.sim.context import SimContext, text
 from pendo_tui.sim.dataset import Dataset
-from pendo_tui.sim.streaming import ChunkedJSON, aggregation_response, large_rows_chunks
+from pendo_tui.sim.streaming import ChunkedJSON, large_rows_chunks
 
 _END = object()
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
@@ -101,9 +101,9 @@ def routes(ctx: SimContext) -> list[Route]:
         try:
             it, first = await run_in_threadpool(_evaluate, steps, ds)
         except PipelineError as exc:
-            return text(str(exc) or "Cannot parse pipeline")
+            return ctx.shapes.pipeline_error(str(exc) or "Cannot parse pipeline")
         rows = iter(()) if first is _END else chain([first], it)
-        return aggregation_response(start, rows)
+        return ctx.shapes.aggregation_answer(start, rows)
 
     return [
         Route(

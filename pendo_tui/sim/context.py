@@ -15,6 +15,7 @@ from pendo_tui.sim import schema, streaming
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.faults import Fault, Faults
 from pendo_tui.sim.keys import DEMO_READ_KEY, DEMO_WRITE_KEY, TRACK_SECRETS
+from pendo_tui.sim.shapes import Shapes
 from pendo_tui.sim.state import SimState
 
 Access = Literal["read", "write", "track", "aggregation"]
@@ -31,12 +32,14 @@ class SimContext:
     write_key: str = DEMO_WRITE_KEY
     large_aggregation_rows: int = 0  # > 0: aggregations stream this many generated rows
     aggregation_requires_write: bool = False  # pendo-api.md §2: sources disagree
+    shapes: Shapes = field(default_factory=Shapes)  # unconfirmed answer shapes, on demand
 
     def reset(self) -> None:
         self.state.reset()
         self.faults.clear()
         self.large_aggregation_rows = 0
         self.aggregation_requires_write = False
+        self.shapes.reset()
 
     # ---- metadata views ----------------------------------------------------------------
     def schema(self, kind: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -95,7 +98,7 @@ class SimContext:
         if access == "track":
             return None if key in TRACK_SECRETS else Response(status_code=403)
         if key not in (self.read_key, self.write_key):
-            return Response(status_code=403)  # Pendo: unknown key -> 403, empty body
+            return self.shapes.auth_answer()  # Pendo: unknown key -> 403, empty body
         needs_write = access == "write" or (
             access == "aggregation" and self.aggregation_requires_write
         )

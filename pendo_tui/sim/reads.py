@@ -35,11 +35,11 @@ def routes(ctx: SimContext) -> list[Route]:
 
     async def verify(request: Request) -> Response:
         write = request.headers.get(KEY_HEADER) == ctx.write_key
-        return JSONResponse({"valid": True, "writeAccess": write})
+        return ctx.shapes.verify_answer(write)
 
     def lister(objs: list[dict[str, Any]]) -> Any:
         async def handler(request: Request) -> Response:
-            return JSONResponse(_catalogue(objs, request))
+            return JSONResponse(ctx.shapes.catalogue(_catalogue(objs, request)))
 
         return handler
 
@@ -67,12 +67,14 @@ def routes(ctx: SimContext) -> list[Route]:
             return text(
                 f"unknown metadata kind {kind!r}; use visitor, account or parentAccount", 404
             )
-        return JSONResponse(ctx.schema(kind))
+        return JSONResponse(ctx.shapes.schema_doc(ctx.schema(kind)))
 
     def getter(kind: str) -> Any:
         async def handler(request: Request) -> Response:
             obj = ctx.object_view(kind, request.path_params["id"])
-            return Response(status_code=404) if obj is None else JSONResponse(obj)
+            if obj is None:
+                return Response(status_code=404)
+            return JSONResponse(ctx.shapes.entity_doc(kind, obj))
 
         return handler
 
