@@ -137,6 +137,15 @@ class ErrorMapper:
             method=call.method,
         )
 
+    def no_rows_key(self, call: Call, problem: str) -> PendoError:
+        return MalformedResponseError(
+            f"Pendo answered {call.what} with {problem}; no rows could be read, nothing kept.",
+            "Check that [pendo] domain points at Pendo's API (not a proxy or its web app); "
+            "if it does, export the call as HAR from the debugger pane and report it.",
+            url=call.url,
+            method=call.method,
+        )
+
     def status_error(
         self, call: Call, status: int, headers: httpx.Headers, body: bytes
     ) -> PendoError:

@@ -79,7 +79,7 @@ class PushEngine:
                     f"Pendo did not accept the integration key (push sync {sync.name!r})",
                     "Check the key and [pendo] domain.",
                 )
-            if not getattr(info, "write_access", False):
+            if getattr(info, "write_access", False) is False:  # None: Pendo did not say
                 raise ReadOnlyKeyError(
                     f"push sync {sync.name!r} writes {sync.kind} metadata but the integration "
                     "key is read-only",
