@@ -34,8 +34,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # instead of id and no accountIds
     "entity": ("standard", "id_keys"),
     # aggregation answer: {"startTime","results"} | no startTime | results before startTime |
-    # a bare array of rows (the older "flat" body)
-    "aggregation": ("envelope", "no_start_time", "results_first", "flat"),
+    # a bare array of rows (the older "flat" body) | a 200 object without results (not a
+    # Pendo shape: what a proxy or a changed API could send; the client must not read 0 rows)
+    "aggregation": ("envelope", "no_start_time", "results_first", "flat", "no_results"),
     # a pipeline the simulator cannot run: 400 text/plain | 422 {"overall","fields"}
     "pipeline_errors": ("text", "json"),
     # bulk metadata answer: every key | no total/updated | missing null | errors as objects
@@ -135,6 +136,8 @@ class Shapes:
 
     def aggregation_answer(self, start: int | None, rows: Iterable[Any]) -> ChunkedJSON:
         head = b'{"startTime":' + json.dumps(start).encode() + b","
+        if self.aggregation == "no_results":
+            return ChunkedJSON(iter([head + b'"message":"request accepted"}']))
         if self.aggregation == "flat":
             return ChunkedJSON(json_chunks(b"[", rows, b"]"))
         if self.aggregation == "no_start_time":
