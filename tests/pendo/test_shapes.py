@@ -120,9 +120,7 @@ def test_visitor_and_account_objects(sim: Simulator, client: PendoClient, shape:
     got_v, got_a = client.visitor(visitor), client.account(account)
     assert got_v["id"] == sent_v.get("id", sent_v.get("visitorId")) == visitor
     assert got_a["id"] == sent_a.get("id", sent_a.get("accountId")) == account
-    assert got_v["accountIds"] == sent_v.get(
-        "accountIds", sent_v["metadata"]["auto"]["accountids"]
-    )
+    assert got_v["accountIds"] == sent_v.get("accountIds", sent_v["metadata"]["auto"]["accountids"])
     assert got_v["metadata"] == sent_v["metadata"]
 
 
@@ -163,9 +161,7 @@ def test_pipeline_errors(sim: Simulator, client: PendoClient, shape: str) -> Non
 
 
 # ---- bulk metadata answers ------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "shape", ["full", "counts_missing", "missing_null", "error_objects"]
-)
+@pytest.mark.parametrize("shape", ["full", "counts_missing", "missing_null", "error_objects"])
 def test_bulk_metadata_answers(sim: Simulator, client: PendoClient, shape: str) -> None:
     sim.shapes.metadata_result = shape
     known = sim.dataset.visitors[0]["visitorId"]
@@ -196,9 +192,7 @@ def test_bulk_metadata_missing_null(sim: Simulator, client: PendoClient) -> None
 
 # ---- track ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", ["empty", "text", "json"])
-def test_track_answer_body_is_never_parsed(
-    sim: Simulator, client: PendoClient, shape: str
-) -> None:
+def test_track_answer_body_is_never_parsed(sim: Simulator, client: PendoClient, shape: str) -> None:
     sim.shapes.track_body = shape
     before = len(sim.state.track_events)
     client.track({"event": "Shaped", "visitorId": "v-0001", "timestamp": sim.dataset.now_ms})
