@@ -11,7 +11,6 @@ from starlette.routing import Route
 from pendo_tui.sim import schema
 from pendo_tui.sim.context import KEY_HEADER, SimContext, text
 from pendo_tui.sim.keys import DEFAULT_APP_ID
-from pendo_tui.sim.streaming import json_array_response
 
 
 def _catalogue(objs: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
@@ -50,7 +49,7 @@ def routes(ctx: SimContext) -> list[Route]:
         rid = request.path_params["id"]
         if not any(r["id"] == rid for r in ds.reports):
             return Response(status_code=404)
-        return json_array_response(ds.report_rows(rid))
+        return ctx.shapes.report_answer(ds.report_rows(rid))
 
     async def segments(request: Request) -> Response:
         return JSONResponse([_public_segment(s) for s in ds.segments])

@@ -37,6 +37,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # a bare array of rows (the older "flat" body) | a 200 object without results (not a
     # Pendo shape: what a proxy or a changed API could send; the client must not read 0 rows)
     "aggregation": ("envelope", "no_start_time", "results_first", "flat", "no_results"),
+    # report results.json: a bare array (documented) | rows under "results" like aggregations
+    "report_rows": ("array", "results"),
     # a pipeline the simulator cannot run: 400 text/plain | 422 {"overall","fields"}
     "pipeline_errors": ("text", "json"),
     # bulk metadata answer: every key | no total/updated | missing null | errors as objects
@@ -55,6 +57,7 @@ class Shapes:
     schema: str = "standard"
     entity: str = "standard"
     aggregation: str = "envelope"
+    report_rows: str = "array"
     pipeline_errors: str = "text"
     metadata_result: str = "full"
     track_body: str = "empty"
@@ -146,6 +149,11 @@ class Shapes:
             tail = b'],"startTime":' + json.dumps(start).encode() + b"}"
             return ChunkedJSON(json_chunks(b'{"results":[', rows, tail))
         return ChunkedJSON(json_chunks(head + b'"results":[', rows, b"]}"))
+
+    def report_answer(self, rows: Iterable[Any]) -> ChunkedJSON:
+        if self.report_rows == "results":
+            return ChunkedJSON(json_chunks(b'{"results":[', rows, b"]}"))
+        return ChunkedJSON(json_chunks(b"[", rows, b"]"))
 
     def pipeline_error(self, message: str) -> Response:
         if self.pipeline_errors == "json":

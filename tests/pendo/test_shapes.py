@@ -146,6 +146,16 @@ def test_aggregation_object_without_results_is_an_error(
         assert key in err.value.message  # the keys it did send are named
 
 
+@pytest.mark.parametrize("shape", ["array", "results"])
+def test_report_rows(sim: Simulator, client: PendoClient, shape: str) -> None:
+    sim.shapes.report_rows = shape
+    report = sim.dataset.reports[0]["id"]
+    sent = raw(sim, "GET", f"/api/v1/report/{report}/results.json").json()
+    rows = sent if isinstance(sent, list) else sent["results"]
+    assert rows
+    assert list(client.report_results(report)) == rows
+
+
 @pytest.mark.parametrize("shape", ["text", "json"])
 def test_pipeline_errors(sim: Simulator, client: PendoClient, shape: str) -> None:
     sim.shapes.pipeline_errors = shape
