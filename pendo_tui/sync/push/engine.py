@@ -81,7 +81,7 @@ class PushEngine:
                     f"Pendo did not accept the integration key (push sync {sync.name!r})",
                     "Check the key and [pendo] domain.",
                 )
-            if not info.write_access:
+            if info.write_access is False:  # None: Pendo did not say; its own 403 decides
                 raise ReadOnlyKeyError(
                     f"push sync {sync.name!r} writes {sync.kind} metadata but the integration "
                     "key is read-only",
