@@ -92,7 +92,7 @@ def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[di
         elif kind == "segment":
             items = client.segments()
         elif kind == "report":
-            return _reports(client.reports())
+            return _reports(client, client.reports())
         elif kind == "app":
             return [{"id": str(a), "name": str(a), "note": ""} for a in client.apps()]
         else:
@@ -103,20 +103,30 @@ def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[di
     ]
 
 
-def _reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Compatible reports only (spec §4); windows over 30 days carry a warning."""
-    from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
+def _reports(client: Any, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Compatible reports only; windows over 30 days carry a warning. A report that does
+    not declare its columns is judged from its first rows (one call for each such report)."""
+    from pendo_tui.sync.pull.reports import (
+        needs_rows,
+        numeric_columns,
+        report_compatibility,
+        sample_rows,
+        window_problem,
+    )
 
     out = []
     for r in reports:
-        ok, _reason, warning = report_compatibility(r)
+        evidence = None
+        if window_problem(r)[0] is None and needs_rows(r):
+            evidence = sample_rows(client, str(r.get("id")))
+        ok, _reason, warning = report_compatibility(r, evidence)
         if ok:
             out.append(
                 {
                     "id": str(r.get("id")),
                     "name": str(r.get("name") or r.get("id")),
                     "note": warning or "",
-                    "columns": list(numeric_columns(r)),
+                    "columns": list(numeric_columns(r, evidence)),
                 }
             )
     return out

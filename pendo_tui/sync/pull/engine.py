@@ -43,7 +43,14 @@ from pendo_tui.sync.pull.identity import (
     visitor_facts,
 )
 from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
-from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility, report_level
+from pendo_tui.sync.pull.reports import (
+    ColumnEvidence,
+    column_problems,
+    numeric_columns,
+    numeric_value,
+    report_level,
+    window_problem,
+)
 from pendo_tui.sync.windows import SyncWindow, day_of_ms, day_start_ms, today_in, window_for
 
 T = TypeVar("T")
@@ -436,34 +443,38 @@ class PullEngine:
     def _fetch_report(self, conn: Connection, job: _Job, index: IdentityIndex) -> None:
         m = job.mapping
         report = self._report(m.id or "")
-        ok, reason, _ = report_compatibility(report)
-        if not ok:
-            raise ConfigError(
-                f"pull mapping {m.name!r}: report {report.get('name')!r} {reason}",
-                "Choose a report with a rolling window of at most 180 days.",
-            )
-        numeric = set(numeric_columns(report))
-        bad = [c for c in m.columns if c not in numeric]
-        if bad:
-            raise ConfigError(
-                f"pull mapping {m.name!r}: column(s) {', '.join(bad)} of report "
-                f"{report.get('name')!r} are not numeric",
-                f"Numeric columns: {', '.join(sorted(numeric))}.",
-            )
+        reason, _ = window_problem(report)
+        problems = column_problems(report, m.columns)  # what the definition alone shows
+        if reason or problems:
+            raise self._report_error(m, report, [reason] if reason else problems)
         account = report_level(report) == "account"
         day = job.window.last_day  # the day this sync covers: yesterday
         job.window = SyncWindow(day, day)
         job.result.first_day, job.result.days = day.isoformat(), 1
         writer = st.StageWriter(conn, st.stage_metric)
         cache: dict[str, tuple[Decision, VisitorFacts]] = {}
+        evidence = ColumnEvidence()
 
         def read(_: SyncWindow) -> None:
             job.result.calls += 1
             for row in self.client.report_results(m.id):
                 job.result.rows_fetched += 1
+                evidence.observe(row)
                 self._report_row(job, index, cache, writer, row, account, day)
 
         self._chunked(conn, job, writer, [job.window], read)
+        problems = column_problems(report, m.columns, evidence)  # and what the rows show
+        if problems:  # staged rows are dropped: nothing is applied, the cursor stays
+            raise self._report_error(m, report, problems)
+
+    @staticmethod
+    def _report_error(m: PullMapping, report: dict[str, Any], problems: list[str]) -> ConfigError:
+        numeric = numeric_columns(report)
+        return ConfigError(
+            f"pull mapping {m.name!r}: report {report.get('name')!r} {'; '.join(problems)}",
+            "Choose a report with a rolling window of at most 180 days and map only numeric "
+            "columns" + (f" (numeric: {', '.join(numeric)})." if numeric else "."),
+        )
 
     def _report_row(
         self,
@@ -490,8 +501,8 @@ class PullEngine:
                 return
             object_id = decision.end_user.object_id
         for column, metric in m.columns.items():
-            value = row.get(column)
-            if is_number(value):
+            value = numeric_value(row.get(column))
+            if value is not None:
                 writer.add(
                     {
                         "mapping": m.name,
@@ -500,7 +511,7 @@ class PullEngine:
                         "object_id": str(object_id),
                         "day": day,
                         "app_id": "",
-                        "value": float(value),
+                        "value": value,
                     }
                 )
 
