@@ -132,6 +132,51 @@ def _reports(client: Any, reports: list[dict[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
+def pull_mapping_problems(state: AppState, data: dict[str, Any]) -> dict[str, str]:
+    """What Pendo says about a report or PES mapping before it is saved: {field: message}.
+
+    Report: the id is a shared report, its window can sync daily, every mapped column
+    exists and is numeric (rows are sampled when the definition does not settle it).
+    PES: the app id is an app of the subscription. Raises when Pendo cannot be asked."""
+    from pendo_tui.config.model import DEFAULT_APP_ID
+    from pendo_tui.sync.pull.ids import Catalog
+    from pendo_tui.sync.pull.reports import (
+        column_problems,
+        needs_rows,
+        numeric_columns,
+        sample_rows,
+        window_problem,
+    )
+
+    kind = data.get("kind")
+    if kind not in ("report", "pes"):
+        return {}
+    with client_for(state) as client:
+        catalog = Catalog(client)
+        if kind == "pes":
+            app = str(data.get("app") or DEFAULT_APP_ID)
+            apps = catalog.apps()
+            if apps and app not in apps:
+                return {"app": f"{app!r} is not an app id of this subscription "
+                        f"(apps: {', '.join(sorted(apps))})"}  # fmt: skip
+            return {}
+        report_id = str(data.get("id") or "")
+        report = catalog.report(report_id)
+        if report is None:
+            return {"id": f"report {report_id!r} is not among the subscription's shared "
+                    "reports; pick one with F4"}  # fmt: skip
+        reason, _ = window_problem(report)
+        if reason:
+            return {"id": f"report {report.get('name')!r} {reason}"}
+        columns = list(data.get("columns") or {})
+        evidence = sample_rows(client, report_id) if needs_rows(report, columns) else None
+        problems = column_problems(report, columns, evidence)
+        if problems:
+            numeric = ", ".join(numeric_columns(report, evidence)) or "none"
+            return {"columns": "; ".join(problems) + f" (numeric columns: {numeric})"}
+    return {}
+
+
 def metadata_fields(state: AppState) -> list[str]:
     """Visitor and account metadata paths (``agent.email``) for identity suggestions."""
     fields: list[str] = []
