@@ -25,9 +25,9 @@ from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull import pipelines as pp
 from pendo_tui.sync.pull import stage as st
+from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
 from pendo_tui.sync.pull.identity import (
     CREATED,
