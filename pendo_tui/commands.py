@@ -7,6 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pendo_tui.errors import ExitCode
+
 if TYPE_CHECKING:
     from pendo_tui.cli import Context
     from pendo_tui.pendo.requestlog import RequestRecord
