@@ -106,6 +106,7 @@ def load_catalog(state: AppState, kind: str, request_log: Any = None) -> list[di
 def _reports(client: Any, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Compatible reports only; windows over 30 days carry a warning. A report that does
     not declare its columns is judged from its first rows (one call for each such report)."""
+    from pendo_tui.errors import PendoTuiError
     from pendo_tui.sync.pull.reports import (
         needs_rows,
         numeric_columns,
@@ -118,7 +119,10 @@ def _reports(client: Any, reports: list[dict[str, Any]]) -> list[dict[str, Any]]
     for r in reports:
         evidence = None
         if window_problem(r)[0] is None and needs_rows(r):
-            evidence = sample_rows(client, str(r.get("id")))
+            try:
+                evidence = sample_rows(client, str(r.get("id")))
+            except PendoTuiError:  # rows unreadable: its columns stay unknown, not offered
+                evidence = None
         ok, _reason, warning = report_compatibility(r, evidence)
         if ok:
             out.append(
