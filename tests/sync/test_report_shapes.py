@@ -60,6 +60,15 @@ def test_numeric_columns_from_declarations_or_rows(sim, spec):
         ({"first": 'dateAdd(now(), -30, "days")', "count": 30}, 30),
         ({"first": 'dateAdd(now(), -2, "weeks")', "last": "now()"}, 14),
         ({"type": "rolling", "primaryTimeSeries": {"first": "now()"}, "count": -10}, 10),
+        # the absolute bounds of the last run beside a relative window: still rolling
+        (
+            {
+                "start": 1764547200000,
+                "end": 1765152000000,
+                "primaryTimeSeries": {"first": "now()", "count": -7},
+            },
+            7,
+        ),
     ],
 )
 def test_rolling_shapes(series, days):

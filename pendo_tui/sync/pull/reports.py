@@ -116,27 +116,29 @@ def _pipeline_series(report: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _window_of(series: dict[str, Any], where: str) -> ReportWindow | None:
-    for end_key in ("start", "end"):
-        if _is_absolute(series.get(end_key)):
-            start, end = series.get("start"), series.get("end")
-            span = " – ".join(_as_date(v) for v in (start, end) if v is not None)
-            return ReportWindow("fixed", detail=f"{span}, from {where}.start/end")
+    """A relative ``first`` decides first: a definition may also carry the absolute
+    ``start``/``end`` of its last run, and a fixed report has no ``now()`` in it."""
     first = series.get("first")
+    if _is_relative(first):
+        per = _PERIOD_DAYS.get(str(series.get("period") or "dayRange").lower(), 1.0)
+        count, last = series.get("count"), series.get("last")
+        days, how = 0.0, ""
+        if isinstance(count, (int, float)) and not isinstance(count, bool) and count:
+            days, how = abs(count) * per, f"count {count}"
+        elif _is_relative(last):
+            days, how = abs(_offset_days(last) - _offset_days(first)), f"last {last!r}"
+        if days >= 1:
+            n = round(days)
+            detail = f"rolling {n} days ({where}: first {first!r}, {how})"
+            return ReportWindow("rolling", n, detail=detail)
+        return None
     if _is_absolute(first):
         return ReportWindow("fixed", detail=f"from {_as_date(first)}, an absolute {where}.first")
-    if not _is_relative(first):
-        return None
-    per = _PERIOD_DAYS.get(str(series.get("period") or "dayRange").lower(), 1.0)
-    count, last = series.get("count"), series.get("last")
-    days, how = 0.0, ""
-    if isinstance(count, (int, float)) and not isinstance(count, bool) and count:
-        days, how = abs(count) * per, f"count {count}"
-    elif _is_relative(last):
-        days, how = abs(_offset_days(last) - _offset_days(first)), f"last {last!r}"
-    if days < 1:
-        return None
-    n = round(days)
-    return ReportWindow("rolling", n, detail=f"rolling {n} days ({where}: first {first!r}, {how})")
+    if _is_absolute(series.get("start")) or _is_absolute(series.get("end")):
+        start, end = series.get("start"), series.get("end")
+        span = " – ".join(_as_date(v) for v in (start, end) if v is not None)
+        return ReportWindow("fixed", detail=f"{span}, from {where}.start/end")
+    return None
 
 
 def report_window(report: dict[str, Any]) -> ReportWindow:
