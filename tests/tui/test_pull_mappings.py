@@ -18,8 +18,14 @@ pytestmark = pytest.mark.anyio
 
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
-    await pilot.click("#pull-new")
-    assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
+    # Under load the pane may still be laying out: a click can land before the button
+    # is where it will be. Click again (bounded) until the editor opens.
+    for _ in range(3):
+        assert await wait_for(pilot, lambda: app.query_one("#pull-new").region.area > 0)
+        await pilot.click("#pull-new")
+        if await wait_for(pilot, lambda: isinstance(app.screen, PullEditor)):
+            break
+    assert isinstance(app.screen, PullEditor)
     editor = app.screen
     assert isinstance(editor, PullEditor)
     editor.query_one("#pe-kind", Select).value = kind
