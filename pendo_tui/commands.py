@@ -170,6 +170,9 @@ def _print_item(item: dict[str, Any]) -> None:
         if k not in _DETAIL_KEYS and isinstance(v, int | float) and not isinstance(v, bool)
     )  # fmt: skip
     print(f"  {item['type']:<4} {item['name']}: {item['status']}  {counts}".rstrip())
+    if isinstance(item.get("writes"), str):  # a dry run's plan: the window and what it writes
+        window = f"{item['first_day']} to {item['last_day']}: " if item.get("first_day") else ""
+        print(f"       {window}{item['writes']}")
     for line in detail_lines(item):
         print(f"       {line}")
     if item.get("error"):
@@ -217,3 +220,5 @@ def _print_identity_preview(p: dict[str, Any]) -> None:
     for reason, n in p["skipped"].items():
         examples = ", ".join(p["examples"].get(f"skipped:{reason}", []))
         print(f"       skipped {reason}: {n}" + (f" (e.g. {examples})" if examples else ""))
+    for warning in p.get("warnings") or []:
+        print(f"       warning: {warning}")

@@ -58,6 +58,18 @@ class PendoSettings(_Strict):
     max_retries: int = Field(default=7, ge=0, le=20)
     max_retry_seconds: float = Field(default=600.0, ge=0, le=7200)
     track_url: str | None = None  # override of the track host; default derived from the domain
+    # Pull: how many Pendo calls are in flight at once (docs/pull.md, "Concurrency").
+    max_concurrent_calls: int = 4
+
+    @field_validator("max_concurrent_calls")
+    @classmethod
+    def _check_concurrency(cls, v: int) -> int:
+        if not 1 <= v <= 16:
+            raise ValueError(
+                f"{v} is out of range: set a whole number from 1 to 16 (how many Pendo "
+                "calls a pull keeps in flight at once; 1 = one after another, default 4)"
+            )
+        return v
 
     @field_validator("domain")
     @classmethod
@@ -187,6 +199,16 @@ class PullMapping(_Strict):
             steps = self.pipeline_steps()
             if not steps or not isinstance(steps, list):
                 raise ValueError("pipeline must be a non-empty JSON array of steps")
+            # the one pipeline check (the TUI editor and the engine use it too); imported
+            # here because pendo_tui.pendo imports this module
+            from pendo_tui.pendo.pipelines import validate_pipeline
+
+            problems = validate_pipeline(steps, self.object, list(self.columns))
+            if problems:
+                raise ValueError(
+                    f"aggregation mapping {self.name!r}: pipeline is not usable: "
+                    + "; ".join(problems)
+                )
         if self.kind == "pes" and self.multi_app:
             raise ValueError("PES has no multi-app: make one pes mapping per app (set app)")
         return self

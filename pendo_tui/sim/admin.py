@@ -15,6 +15,7 @@ from pendo_tui.sim.context import SimContext, text
 
 _FAULT_ARGS = {
     "kind",
+    "min_days",
     "status",
     "retry_after",
     "latency",

@@ -4,6 +4,7 @@ and the guard every API endpoint goes through (faults first, then key checks).""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -110,7 +111,8 @@ class SimContext:
     def guard(self, kind: str, access: Access, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.state.requests[kind] += 1
-            fault = self.faults.take(kind)
+            days = await _series_days(request) if self.faults.wants_days() else None
+            fault = self.faults.take(kind, days)
             if fault and fault.latency:
                 await asyncio.sleep(fault.latency)
             if fault and fault.status:
@@ -126,6 +128,16 @@ class SimContext:
             return resp
 
         return endpoint
+
+
+async def _series_days(request: Request) -> int | None:
+    """Days the first source's time series of an aggregation spans (None: not one)."""
+    try:
+        steps = json.loads(await request.body())["request"]["pipeline"]
+        count = next(s["source"]["timeSeries"]["count"] for s in steps if "source" in s)
+    except (ValueError, KeyError, TypeError, StopIteration):
+        return None
+    return abs(count) if isinstance(count, int) else None
 
 
 def fault_response(fault: Fault) -> Response:

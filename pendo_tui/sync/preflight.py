@@ -289,13 +289,13 @@ class Preflight:
         if m.kind == "report":
             return report_mapping_problems(catalog.report(m.id or ""), m, catalog.client)
         if m.kind == "aggregation":
-            from pendo_tui.sync.pull.pipelines import validate_aggregation
+            from pendo_tui.pendo.pipelines import validate_pipeline
 
             try:
                 steps = m.pipeline_steps()
             except ValueError as exc:
                 return [str(exc)]
-            return validate_aggregation(steps, m.object, list(m.columns))
+            return validate_pipeline(steps, m.object, list(m.columns))
         return []
 
     def _fingerprints(self, store: Any) -> Check:
