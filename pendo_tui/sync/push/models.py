@@ -201,8 +201,8 @@ class ModelReader:
         WHERE (proves the connection and the query); CSV: the header. With ``required``,
         raises ModelError naming the missing ones (the ``--check`` preflight)."""
         if self.source.csv:
-            with self._csv_reader() as reader:
-                cols = list(reader.fieldnames or [])
+            with self._csv_records() as (header, _):
+                cols = list(header)
         else:
             query = (self.source.query or "").strip().rstrip(";")
             with self._engine() as engine:
