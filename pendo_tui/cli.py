@@ -41,7 +41,7 @@ keyring (saved by the set-up screens); never from the config file.
 examples:
   pendo-tui --demo                      open the UI on the built-in simulator
   pendo-tui --demo --sync --json        sync the demo, print a JSON summary
-  pendo-tui --check                     test the connection of the default config
+  pendo-tui --check                     preflight: key, secrets, store, models, mapping ids
   pendo-tui --sync                      run every enabled pull mapping and push sync
   pendo-tui --sync --mapping "Logins"   run one mapping
   pendo-tui --resync-all                rebuild every pull mapping's history
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument(
         "--check",
         action="store_true",
-        help="check the connection: is the key valid for this domain, can it write; then exit",
+        help="preflight everything --sync needs (key and region, write access, track secret, "
+        "store, push models, pull mapping ids and reports); one line per check; then exit",
     )
     opts = p.add_argument_group("options")
     opts.add_argument(

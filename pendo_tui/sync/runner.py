@@ -201,6 +201,7 @@ def _run_locked(
 ) -> RunSummary:
     from pendo_tui.pendo.client import PendoClient
     from pendo_tui.sync.pull.engine import PullEngine
+    from pendo_tui.sync.pull.ids import check_ids
     from pendo_tui.sync.push.engine import PushEngine
 
     request_log = request_log or RequestLog()
@@ -234,6 +235,10 @@ def _run_locked(
                 ).inserted_primary_key[0]
             persister = RequestPersister(store, summary.run_id)
             unsubscribe = request_log.subscribe(persister)
+        # Unknown page/feature/report/segment/app ids: exit 2 before any pull writes or
+        # cursor moves; after the runs row, so the failure and its calls are recorded.
+        if pulls:
+            check_ids(config, client, pulls)
         push_engine = PushEngine(config, client, store, progress=progress, run_id=summary.run_id)
         if pushes and not dry_run:
             for s in pushes:  # auth problems surface before the first write of any sync

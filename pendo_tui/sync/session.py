@@ -24,6 +24,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pendo_tui.config.model import Config, ModelSource, PullMapping, PushSync
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.pendo.har import to_curl, to_har
 from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
 
@@ -33,12 +34,13 @@ if TYPE_CHECKING:
     from pendo_tui.config.secrets import SecretProvider
     from pendo_tui.pendo.client import PendoClient
     from pendo_tui.store.db import Store
+    from pendo_tui.sync.ports import PendoApi
+    from pendo_tui.sync.preflight import Check
     from pendo_tui.sync.progress import ProgressCallback, ProgressEvent
     from pendo_tui.sync.runner import RunSummary
 
 __all__ = [
     "CatalogKind",
-    "CheckResult",
     "ConnectionReport",
     "EngineSession",
     "ProgressEvent",
@@ -57,15 +59,6 @@ RunKind = Literal["sync", "resync_all"]
 INTERACTIVE_RETRIES = 2
 INTERACTIVE_RETRY_SECONDS = 20.0
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """``--check``: the key works here (and may or may not write), the store opens."""
-
-    write_access: bool
-    base_url: str
-    store_url: str
 
 
 @dataclass(frozen=True)
@@ -151,19 +144,15 @@ class EngineSession:
             client.close()
 
     # -- check ----------------------------------------------------------------------------
-    def check(self) -> CheckResult:
-        """Verify the key for this domain, then open (create or upgrade) the store."""
-        from pendo_tui.store.db import open_store
+    def check(self) -> list[Check]:
+        """The ``--check`` preflight (sync/preflight.py): one result per thing a ``--sync``
+        needs — key, write access, track secret, push models, store, mapping ids."""
+        from pendo_tui.sync.preflight import preflight
 
-        with self.client() as client:
-            info = client.verify()
-        with open_store(self.config.store.url) as store:
-            store_url = store.display_url
-        return CheckResult(info.write_access, self.config.pendo.base_url, store_url)
+        return preflight(self.config, self.secrets, request_log=self.request_log)
 
     def connection_report(self) -> ConnectionReport:
         """One verify call (no retries) → what the key can do, or the reason it cannot."""
-        from pendo_tui.errors import PendoTuiError
 
         try:
             with self.client(retries=0) as client:
@@ -176,6 +165,10 @@ class EngineSession:
             )
         if info.write_access:
             return ConnectionReport(True, "Connection is active — read & write", True)
+        if info.write_access is None:
+            return ConnectionReport(
+                True, "Connection is active — Pendo did not say whether the key may write"
+            )
         pushes = [p.name for p in self.config.push if p.enabled]
         if pushes:
             return ConnectionReport(
@@ -262,7 +255,7 @@ class EngineSession:
         with their numeric ``columns``)."""
         with self.client() as client:
             if kind == "report":
-                return _compatible_reports(client.reports())
+                return _compatible_reports(client, client.reports())
             if kind == "app":
                 return [{"id": str(a), "name": str(a), "note": ""} for a in client.apps()]
             calls = {"page": client.pages, "feature": client.features, "segment": client.segments}
@@ -271,6 +264,50 @@ class EngineSession:
             {"id": str(i.get("id")), "name": str(i.get("name") or i.get("id")), "note": ""}
             for i in items
         ]
+
+    def pull_mapping_problems(self, data: dict[str, Any]) -> dict[str, str]:
+        """What Pendo says about a report or PES mapping before it is saved: {field: message}.
+
+        Report: the id is a shared report, its window can sync daily, every mapped column
+        exists and is numeric (rows are sampled when the definition does not settle it).
+        PES: the app id is an app of the subscription. Raises when Pendo cannot be asked."""
+        from pendo_tui.config.model import DEFAULT_APP_ID
+        from pendo_tui.sync.pull.ids import Catalog
+        from pendo_tui.sync.pull.reports import (
+            column_problems,
+            needs_rows,
+            numeric_columns,
+            sample_rows,
+            window_problem,
+        )
+
+        kind = data.get("kind")
+        if kind not in ("report", "pes"):
+            return {}
+        with self.client() as client:
+            catalog = Catalog(client)
+            if kind == "pes":
+                app = str(data.get("app") or DEFAULT_APP_ID)
+                apps = catalog.apps()
+                if apps and app not in apps:
+                    return {"app": f"{app!r} is not an app id of this subscription "
+                            f"(apps: {', '.join(sorted(apps))})"}  # fmt: skip
+                return {}
+            report_id = str(data.get("id") or "")
+            report = catalog.report(report_id)
+            if report is None:
+                return {"id": f"report {report_id!r} is not among the subscription's shared "
+                        "reports; pick one with F4"}  # fmt: skip
+            reason, _ = window_problem(report)
+            if reason:
+                return {"id": f"report {report.get('name')!r} {reason}"}
+            columns = list(data.get("columns") or {})
+            evidence = sample_rows(client, report_id) if needs_rows(report, columns) else None
+            problems = column_problems(report, columns, evidence)
+            if problems:
+                numeric = ", ".join(numeric_columns(report, evidence)) or "none"
+                return {"columns": "; ".join(problems) + f" (numeric columns: {numeric})"}
+        return {}
 
     def metadata_fields(self) -> list[str]:
         """Visitor and account metadata paths (``agent.email``) for identity suggestions."""
@@ -378,20 +415,33 @@ class EngineSession:
             yield empty
 
 
-def _compatible_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Reports a mapping can use; windows over 30 days carry a warning note."""
-    from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
+def _compatible_reports(client: PendoApi, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reports a mapping can use; windows over 30 days carry a warning note. A report that
+    does not declare its columns is judged from its first rows (one call per such report)."""
+    from pendo_tui.sync.pull.reports import (
+        needs_rows,
+        numeric_columns,
+        report_compatibility,
+        sample_rows,
+        window_problem,
+    )
 
     out = []
     for r in reports:
-        ok, _reason, warning = report_compatibility(r)
+        evidence = None
+        if window_problem(r)[0] is None and needs_rows(r):
+            try:
+                evidence = sample_rows(client, str(r.get("id")))
+            except PendoTuiError:  # rows unreadable: its columns stay unknown, not offered
+                evidence = None
+        ok, _reason, warning = report_compatibility(r, evidence)
         if ok:
             out.append(
                 {
                     "id": str(r.get("id")),
                     "name": str(r.get("name") or r.get("id")),
                     "note": warning or "",
-                    "columns": list(numeric_columns(r)),
+                    "columns": list(numeric_columns(r, evidence)),
                 }
             )
     return out

@@ -284,7 +284,10 @@ class PullEngine:
                 )
                 runner.run(plan.scans)
                 for source in plan.sources:
-                    source.finish()
+                    try:  # a source may refuse after reading its rows (report columns)
+                        source.finish()
+                    except PendoTuiError as exc:
+                        failed(source.job, exc)
                 ctx.flush()
                 for job in jobs:
                     _count_skips(job)

@@ -187,21 +187,6 @@ class ModelReader:
         return ModelError(f"{where}: line {before + 1}: {exc}", hint)
 
     # -- public ------------------------------------------------------------------------
-    def columns(self) -> list[str]:
-        """The model's column names, read without reading its rows (``ModelError`` with
-        the reason when the file or query cannot be read)."""
-        if self.source.csv:
-            with self._csv_reader() as reader:
-                return list(reader.fieldnames or [])
-        query = (self.source.query or "").strip().rstrip(";")
-        with self._engine() as engine:
-            try:
-                with engine.connect() as conn:
-                    probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
-                    return list(conn.execute(probe).keys())
-            except SQLAlchemyError as exc:
-                raise self._query_error(exc) from None
-
     def check(self, primary_key: str, required: list[str]) -> int | None:
         """Check columns and key uniqueness; return the row count when it is cheap to know.
 
@@ -210,6 +195,26 @@ class ModelReader:
         if self.source.csv:
             return self._check_csv(primary_key, required)
         return self._check_sql(primary_key, required)
+
+    def columns(self, required: list[str] | None = None) -> list[str]:
+        """The model's columns without reading its rows — SQL: the query runs with a false
+        WHERE (proves the connection and the query); CSV: the header. With ``required``,
+        raises ModelError naming the missing ones (the ``--check`` preflight)."""
+        if self.source.csv:
+            with self._csv_records() as (header, _):
+                cols = list(header)
+        else:
+            query = (self.source.query or "").strip().rstrip(";")
+            with self._engine() as engine:
+                try:
+                    with engine.connect() as conn:
+                        probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
+                        cols = list(conn.execute(probe).keys())
+                except SQLAlchemyError as exc:
+                    raise self._query_error(exc) from None
+        if required:
+            self._require(cols, required)
+        return cols
 
     def _require(self, columns: list[str], required: list[str]) -> None:
         missing = [c for c in dict.fromkeys(required) if c not in columns]
