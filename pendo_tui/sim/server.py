@@ -23,6 +23,7 @@ from pendo_tui.sim.app import build_app
 from pendo_tui.sim.context import SimContext
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.faults import Faults
+from pendo_tui.sim.shapes import Shapes
 from pendo_tui.sim.state import SimState
 
 HOST = "127.0.0.1"
@@ -75,12 +76,33 @@ class Simulator:
         self.ctx.large_aggregation_rows = n
 
     @property
+    def large_pages(self) -> int:
+        return self.ctx.large_pages
+
+    @large_pages.setter
+    def large_pages(self, n: int) -> None:
+        self.ctx.large_pages = n
+
+    @property
+    def scan_cost_us(self) -> float:
+        return self.ctx.scan_cost_us
+
+    @scan_cost_us.setter
+    def scan_cost_us(self, us: float) -> None:
+        self.ctx.scan_cost_us = us
+
+    @property
     def aggregation_requires_write(self) -> bool:
         return self.ctx.aggregation_requires_write
 
     @aggregation_requires_write.setter
     def aggregation_requires_write(self, value: bool) -> None:
         self.ctx.aggregation_requires_write = value
+
+    @property
+    def shapes(self) -> Shapes:
+        """Answer-shape switches (``sim.shapes.verify = "string_booleans"``)."""
+        return self.ctx.shapes
 
     def reset(self) -> None:
         """Forget recorded writes, faults and switches (the dataset stays)."""

@@ -64,6 +64,13 @@ class StoreUrl:
         path = self.sqlite_path
         return f"SQLite file {path}" if path else "in-memory SQLite store"
 
+    @property
+    def location(self) -> str:
+        """The store as a person finds it again (TUI, run summary): the absolute SQLite
+        path, or the PostgreSQL database (no password)."""
+        path = self.sqlite_path
+        return f"SQLite file {path.resolve()}" if path is not None else self.label
+
 
 def parse_store_url(raw: str | None) -> StoreUrl:
     """Parse and normalise a store URL; ``None`` or empty means the default SQLite file.

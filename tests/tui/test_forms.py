@@ -184,13 +184,15 @@ async def test_bad_json_pipeline_error_sits_at_the_field_and_clears_when_fixed(
         assert str(editor.query_one("#pe-errors").render()) == ""
 
 
-async def test_lists_are_saved_as_typed_or_refused(demo_app: PendoTuiApp) -> None:
+async def test_lists_are_saved_as_typed_or_refused(demo_app: PendoTuiApp, sim: Simulator) -> None:
     """A half-typed "column =" or a name listed twice is refused, never dropped."""
+    # a shared report whose numeric columns include both (Pendo is asked at save)
+    report = sim.dataset.find("reports", "Account usage - last 7 days")
     async with demo_app.run_test(size=SIZE) as pilot:
         before = len(demo_app.state.config.pull)
         editor = await _pull_editor(demo_app, pilot, "report")
         editor.query_one("#pe-name", Input).value = "Report"
-        editor.query_one("#pe-id", Input).value = "some-report"
+        editor.query_one("#pe-id", Input).value = report["id"]
         columns = editor.query_one("#pe-columns", Input)
         columns.value = "numEvents = Events, numMinutes ="
         await pilot.press("ctrl+s")
@@ -204,7 +206,7 @@ async def test_lists_are_saved_as_typed_or_refused(demo_app: PendoTuiApp) -> Non
         await pilot.pause()
         assert _error_of(columns) == ""
         await pilot.press("ctrl+s")
-        assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PullEditor), 3)
+        assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PullEditor), 15)
         assert len(demo_app.state.config.pull) == before + 1
         assert demo_app.state.config.pull[-1].columns == {
             "numEvents": "Events",

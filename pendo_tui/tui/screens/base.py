@@ -12,6 +12,7 @@ from pendo_tui.tui.state import AppState, FieldIssue
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 
 if TYPE_CHECKING:
+    from pendo_tui.sync.session import EngineSession
     from pendo_tui.tui.app import PendoTuiApp
 
 
@@ -32,6 +33,12 @@ class Pane(VerticalScroll):
     @property
     def state(self) -> AppState:
         return self.tui.state
+
+    @property
+    def engine(self) -> EngineSession:
+        """The app's engine session, following the settings on screen (blocking calls:
+        use it from thread workers, inside ``self.tui.guard()``)."""
+        return self.tui.engine()
 
     def refresh_view(self) -> None:
         """Called when the pane becomes visible; override to reload."""

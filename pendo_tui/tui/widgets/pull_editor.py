@@ -1,11 +1,11 @@
-"""Add/edit one pull mapping (spec §4), with live pickers and an aggregation editor."""
+"""Add/edit one pull mapping (docs/pull.md), with live pickers and an aggregation editor."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -13,7 +13,9 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.sync.session import EngineSession
+from pendo_tui.tui.engine_access import engine, guard
 from pendo_tui.tui.state import AppState
 from pendo_tui.tui.widgets.form_row import FormRow, first_error_row, reveal, show_errors
 from pendo_tui.tui.widgets.picker import PickerModal
@@ -60,20 +62,26 @@ def parse_columns(text: str) -> dict[str, str]:
 
 def pairs_problem(text: str, left: str = "column", right: str = "metric name") -> str | None:
     """Why ``a = b, c = d`` cannot be saved as typed, or None: nothing is dropped or
-    guessed (an empty side, a name listed twice)."""
+    guessed (an empty side, a name listed twice). Every problem is named."""
     seen: set[str] = set()
+    problems: list[str] = []
     for part in text.split(","):
         if not part.strip():
             continue
         key, eq, value = (s.strip() for s in part.partition("="))
         if not key:
-            return f"{part.strip()!r} has no {left} before '='"
-        if eq and not value:
-            return f"{key!r} has '=' but no {right} after it"
-        if key in seen:
-            return f"{left} {key!r} is listed twice"
+            problems.append(f"{part.strip()!r}: the {left} before '=' is missing")
+        elif eq and not value:
+            bare = (
+                f" (write just {key!r} to name the metric after the column)"
+                if (left, right) == ("column", "metric name")
+                else ""
+            )
+            problems.append(f"{key!r} has '=' but no {right} after it{bare}")
+        elif key in seen:
+            problems.append(f"{left} {key!r} is listed twice")
         seen.add(key)
-    return None
+    return "; ".join(problems) or None
 
 
 def list_problem(text: str, noun: str = "column") -> str | None:
@@ -102,6 +110,8 @@ class PullEditor(ModalScreen[bool]):
         self.mapping = state.config.pull[index] if index is not None else None
         self.kind = self.mapping.kind if self.mapping else kind
         self._tried = False  # after a refused save, every edit re-checks (fixed errors clear)
+        # what Pendo said about the report/PES fields at the last save, and their values
+        self._pendo_said: tuple[dict[str, Any], dict[str, str]] = ({}, {})
 
     def _row(self, label: str, widget: Any, field: str, help: str = "") -> FormRow:
         row = FormRow(label, widget, f"pull.{self.pos}.{field}", help)
@@ -237,7 +247,7 @@ class PullEditor(ModalScreen[bool]):
             return
         kind = self.kind
         self.app.push_screen(
-            PickerModal(f"Pick a {kind}", lambda: services.load_catalog(self.state, kind)),
+            PickerModal(f"Pick a {kind}", lambda: engine(self.app).catalog(kind)),
             self._picked,
         )
 
@@ -259,7 +269,7 @@ class PullEditor(ModalScreen[bool]):
         text = self.query_one("#pe-pipeline", TextArea).text
         obj = str(self.query_one("#pe-object", Select).value)
         columns = list(parse_columns(self.query_one("#pe-columns", Input).value))
-        return services.validate_pipeline(text, obj, columns or None)
+        return EngineSession.validate_pipeline(text, obj, columns or None)
 
     def collect(self) -> dict[str, Any]:
         shown = KIND_FIELDS[self.kind]
@@ -291,16 +301,18 @@ class PullEditor(ModalScreen[bool]):
                 data[field] = self.query_one(f"#pe-{field}", Switch).value
         return data
 
-    def _patch(self) -> dict[str, Any]:
+    def _patch(self, data: dict[str, Any]) -> dict[str, Any]:
         pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
         if self.index is None:
-            pull.append(self.collect())
+            pull.append(data)
         else:
-            pull[self.index] = self.collect()
+            pull[self.index] = data
         return {"pull": pull}
 
-    def _errors(self, apply: bool) -> dict[str, str]:
-        """The form's problems (the pipeline's own checks first); ``apply`` saves when none."""
+    def _errors(self, apply: bool, data: dict[str, Any] | None = None) -> dict[str, str]:
+        """The form's problems (the pipeline's own checks first, then what Pendo said
+        while the fields it judged are unchanged); ``apply`` saves when none."""
+        data = self.collect() if data is None else data
         if "columns" in KIND_FIELDS[self.kind]:
             problem = pairs_problem(self.query_one("#pe-columns", Input).value)
             if problem:
@@ -309,7 +321,10 @@ class PullEditor(ModalScreen[bool]):
             problems = self._pipeline_problems()
             if problems:
                 return {f"pull.{self.pos}.pipeline": "fix the pipeline first: " + problems[0]}
-        patch = self._patch()
+        judged, said = self._pendo_said
+        if said and _judged_fields(data) == judged:
+            return {f"pull.{self.pos}.{k}": v for k, v in said.items()}
+        patch = self._patch(data)
         return self.state.propose(patch) if apply else self.state.validate(patch)
 
     def _show(self, errors: dict[str, str]) -> list[str]:
@@ -335,7 +350,45 @@ class PullEditor(ModalScreen[bool]):
 
     @on(Button.Pressed, "#pe-save")
     def action_save_mapping(self) -> None:
-        errors = self._errors(apply=True)
+        data = self.collect()
+        self._pendo_said = ({}, {})  # Pendo is asked again at each save
+        errors = self._errors(apply=False, data=data)
+        if not errors and self.kind in ("report", "pes"):  # ask Pendo first, off the loop
+            box = self.query_one("#pe-errors", Static)
+            box.update(Text("Checking with Pendo…"))
+            box.display = True
+            self._check_with_pendo(data)
+            return
+        self._save(data)
+
+    @work(thread=True, exclusive=True, group="pe-check")
+    def _check_with_pendo(self, data: dict[str, Any]) -> None:
+        with guard(self.app):
+            try:
+                problems = engine(self.app).pull_mapping_problems(data)
+            except PendoTuiError as exc:  # Pendo unreachable: save, say what was not checked
+                self.app.call_from_thread(self._checked, data, None, str(exc))
+                return
+            self.app.call_from_thread(self._checked, data, problems, None)
+
+    def _checked(
+        self, data: dict[str, Any], problems: dict[str, str] | None, failure: str | None
+    ) -> None:
+        if not self.is_attached:  # the editor was closed while Pendo answered
+            return
+        if problems:
+            self._pendo_said = (_judged_fields(data), problems)
+        elif failure is not None:
+            self.notify(
+                f"Saved without checking it against Pendo ({failure}); --check will.",
+                severity="warning",
+                markup=False,
+            )
+        self._save(data)
+
+    def _save(self, data: dict[str, Any]) -> None:
+        """Save ``data`` if it holds no problem; else show each next to its field."""
+        errors = self._errors(apply=True, data=data)
         rest = self._show(errors)
         if not errors:
             self._tried = False
@@ -351,6 +404,11 @@ class PullEditor(ModalScreen[bool]):
     @on(Button.Pressed, "#pe-cancel")
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def _judged_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields Pendo's check judges (a report's id and columns, a PES app)."""
+    return {k: data.get(k) for k in ("kind", "id", "columns", "app")}
 
 
 def _dump(steps: Any) -> str:
