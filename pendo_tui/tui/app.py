@@ -293,6 +293,7 @@ class PendoTuiApp(App[int]):
             self.debug_log = self.debug_log or self.export_dir / DEBUG_LOG
             import traceback
 
+            self.debug_log.parent.mkdir(parents=True, exist_ok=True)  # the exports folder
             with self.debug_log.open("a", encoding="utf-8") as fh:
                 fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
                 traceback.print_exception(exc, file=fh)
