@@ -53,7 +53,7 @@ from pendo_tui.sync.pull.placer import Placer
 from pendo_tui.sync.pull.plan import build_plan, describe
 from pendo_tui.sync.pull.reports import report_level
 from pendo_tui.sync.pull.result import Job, PullResult, new_job
-from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_ROWS, ScanRunner
+from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_BYTES, MAX_CALL_ROWS, ScanRunner
 from pendo_tui.sync.pull.sources import BatchContext
 from pendo_tui.sync.pull.sources.pes import pes_metric_names
 from pendo_tui.sync.pull.sources.single import find_report
@@ -92,11 +92,13 @@ class PullEngine:
         max_call_days: int = MAX_CALL_DAYS,
         max_concurrent: int | None = None,
         max_call_rows: int = MAX_CALL_ROWS,
+        max_call_bytes: int = MAX_CALL_BYTES,
     ) -> None:
         self.config = config
         self.max_call_days = max_call_days  # Pendo advises ≤30 days of events per call
         self.max_concurrent = max_concurrent or config.pendo.max_concurrent_calls
-        self.max_call_rows = max_call_rows
+        self.max_call_rows = max_call_rows  # a splittable call past either budget is split
+        self.max_call_bytes = max_call_bytes
         self.client = client
         self.store = store
         self.progress = progress
@@ -283,6 +285,7 @@ class PullEngine:
                     fail_fast=fail_fast,
                     max_rows=self.max_call_rows,
                     after_each=ctx.flush,
+                    max_bytes=self.max_call_bytes,
                 )
                 runner.run(plan.scans)
                 for source in plan.sources:
