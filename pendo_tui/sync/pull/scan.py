@@ -63,6 +63,8 @@ class Scan:
     discard: Callable[[SyncWindow], None]  # store thread: forget what it staged
     jobs: list[Job]
     splittable: bool = False  # event scans: halves of the window give the same rows
+    kind: str = "aggregation"  # or "report" (report results): what the dry run counts
+    reads: str = ""  # what the dry run lists it under (default: the label)
     split: bool = False  # a half of a split call
     attempt: int = 1
 

@@ -74,6 +74,7 @@ class AggregationSource:
                 consume,
                 _discarder(ctx, job),
                 [job],
+                reads=m.name,
             )
             for d in job.window.days()
         ]
@@ -146,7 +147,10 @@ class ReportSource:
                 job.result.rows_fetched += 1
                 self._row(row, account, w)
 
-        return [Scan(f"report {m.name}", job.window, open_, consume, _discarder(ctx, job), [job])]
+        return [
+            Scan(f"report {m.name}", job.window, open_, consume, _discarder(ctx, job), [job],
+                 kind="report")
+        ]  # fmt: skip
 
     def _row(self, row: dict[str, Any], account: bool, w: SyncWindow) -> None:
         m = self.job.mapping
