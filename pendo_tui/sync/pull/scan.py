@@ -11,8 +11,8 @@ A call whose body is cut off is read again (``FETCH_ATTEMPTS``). A splittable ca
 times out, fails with 5xx after the client's own retries, or passes ``max_rows`` rows or
 ``max_bytes`` response bytes while it streams is cut into two halves, each read in its
 turn, down to one day (docs/pull.md, "Adaptive windows"); what it staged is discarded
-first. Bytes are the client stream's own counter (``ItemStream.bytes_read``): nothing is
-buffered to count them.
+first. Bytes are the client stream's own counter (``ItemStream.reader.size``, read per
+row as one attribute): nothing is buffered to count them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ PUT_WAIT = 0.5  # seconds between checks of the stop flag while a queue is full
 
 Rows = list[dict[str, Any]]
 _DONE = object()
+
+
+class _NoMeter:
+    size = 0  # a stream that counts no bytes never passes the byte budget
+
+
+_NO_METER = _NoMeter()
 
 
 class BudgetExceeded(PendoError):
@@ -118,21 +125,19 @@ class _Running:
         it: Iterator[dict[str, Any]] | None = None
         check = scan.splittable and len(scan.window) > 1  # budgets apply to what can split
         max_rows, max_bytes = self.max_rows, self.max_bytes
+        meter: Any = None  # the stream's byte counter: known once its response is open
         try:
             it = scan.open(scan.window, scan.name)
-            counted = check and hasattr(it, "bytes_read")  # the client's streams count bytes
             batch: Rows = []
             for row in it:
                 rows += 1
                 if check:
-                    if rows > max_rows:
+                    if meter is None:  # the client's streams count bytes; others do not
+                        meter = getattr(it, "reader", None) or _NO_METER
+                    if rows > max_rows or meter.size > max_bytes:
+                        what = f"{max_rows} rows" if rows > max_rows else f"{max_bytes} bytes"
                         raise BudgetExceeded(
-                            f"the call {scan.name!r} passed {max_rows} rows",
-                            "It is split in half and read again.",
-                        )
-                    if counted and it.bytes_read > max_bytes:  # type: ignore[attr-defined]
-                        raise BudgetExceeded(
-                            f"the call {scan.name!r} passed {max_bytes} response bytes",
+                            f"the call {scan.name!r} passed {what}",
                             "It is split in half and read again.",
                         )
                 batch.append(row)
