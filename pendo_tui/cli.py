@@ -1,4 +1,4 @@
-"""Headless command line: flags, exit codes (spec §8) and plain output.
+"""Headless command line: flags, exit codes (``errors.ExitCode``) and plain output.
 
 The CLI and the TUI are two thin front ends over the same engine calls. Every user error
 is a ``PendoTuiError``: printed as one or two lines (what, then how to fix), mapped to its
@@ -266,11 +266,18 @@ def _open_tui(args: argparse.Namespace) -> int:
 
     if args.demo:
         with _demo_context() as ctx:
-            return launch(ctx, demo=True)
+            return launch(
+                ctx.config,
+                ctx.config_path,
+                ctx.secrets,
+                demo=True,
+                sim_url=ctx.demo.base_url,
+                debug=args.debug,
+            )
     from pendo_tui.config.toml_io import default_config_path
     from pendo_tui.tui.launch import launch_path
 
-    return launch_path(args.config or default_config_path())
+    return launch_path(args.config or default_config_path(), debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,21 +18,18 @@ if TYPE_CHECKING:
 
 def check(ctx: Context, *, as_json: bool = False) -> int:
     """Prove the key works for this domain, say what it can do, and that the store opens."""
-    from pendo_tui.pendo.client import PendoClient
-    from pendo_tui.store.db import open_store
+    from pendo_tui.sync.session import EngineSession
 
-    with PendoClient.from_config(ctx.config, ctx.secrets) as client:
-        info = client.verify()
-    store = open_store(ctx.config.store.url)
-    store_url = store.display_url if hasattr(store, "display_url") else str(store.url)
-    store.close()
-    access = "read and write" if info.write_access else "read-only"
+    with EngineSession(ctx.config, ctx.secrets) as session:
+        result = session.check()
+    store_url = result.store_url
+    access = "read and write" if result.write_access else "read-only"
     if as_json:
-        print(json.dumps({"connection": "active", "write_access": info.write_access,
-                          "base_url": ctx.config.pendo.base_url, "store": store_url}))  # fmt: skip
+        print(json.dumps({"connection": "active", "write_access": result.write_access,
+                          "base_url": result.base_url, "store": store_url}))  # fmt: skip
     else:
-        print(f"Connection is active ({access}) — {ctx.config.pendo.base_url}")
-        if not info.write_access:
+        print(f"Connection is active ({access}) — {result.base_url}")
+        if not result.write_access:
             print("  Enough for pull mappings; push syncs need a key with write access.")
         print(f"Store is ready — {store_url}")
     return ExitCode.OK
@@ -47,21 +44,17 @@ def sync(
     as_json: bool,
     debug: bool,
 ) -> int:
-    from pendo_tui.pendo.requestlog import RequestLog
-    from pendo_tui.sync.runner import run
+    from pendo_tui.sync.session import EngineSession
 
-    log = RequestLog()
+    session = EngineSession(ctx.config, ctx.secrets)
     if debug:
-        log.subscribe(_print_request)
-    with _progress_printer(quiet=as_json) as on_progress:
-        summary = run(
-            ctx.config,
-            ctx.secrets,
-            kind=kind,  # type: ignore[arg-type]
-            mappings=mappings,
+        session.request_log.subscribe(_print_request)
+    with session, _progress_printer(quiet=as_json) as on_progress:
+        summary = session.run(
+            kind,  # type: ignore[arg-type]
+            mappings,
             dry_run=dry_run,
             progress=on_progress,
-            request_log=log,
         )
     if as_json:
         print(json.dumps(summary.to_dict(), default=str, indent=2))

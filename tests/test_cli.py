@@ -1,4 +1,4 @@
-"""The headless CLI: flags, exit codes (spec §8), one- or two-line errors."""
+"""The headless CLI: flags, exit codes, one- or two-line errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typed model of every setting in the TOML file (spec §10).
+"""Typed model of every setting in the TOML file (``config.example.toml`` shows them all).
 
 Pydantic does the type checks; the validators here add the product's rules. Key names
 are a user-facing contract: people edit this file by hand and script against it.
@@ -8,6 +8,7 @@ added by ``toml_io``), never a silently ignored setting.
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -15,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Region → (API base URL, track base URL). pendo-api.md §1; Japan is `jpn`, not `jp`, in hosts.
+# Region → (API base URL, track base URL): docs/pendo-api.md#regions-and-hosts; Japan is
+# `jpn`, not `jp`, in hosts.
 REGIONS: dict[str, tuple[str, str]] = {
     "us": ("https://app.pendo.io", "https://app.pendo.io"),
     "us1": ("https://us1.app.pendo.io", "https://us1.data.pendo.io"),
@@ -238,6 +240,21 @@ class ModelSource(_Strict):
     url: str | None = None
     query: str | None = None
     csv: str | None = None
+    encoding: str | None = None  # CSV only; default UTF-8 (with or without a BOM)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(
+                f"{v!r} is not a text encoding Python knows (e.g. 'utf-8', 'utf-16', "
+                "'cp1252', 'latin-1')"
+            ) from None
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSource:
@@ -245,7 +262,20 @@ class ModelSource(_Strict):
             raise ValueError("give either csv or url+query, not both")
         if not self.csv and not (self.url and self.query):
             raise ValueError("needs csv = 'path.csv' or both url and query")
+        if self.encoding and not self.csv:
+            raise ValueError("encoding applies to a csv model only (a database decodes its own)")
         return self
+
+
+# Row checks of push syncs (docs/push.md, "Rejected rows"); ``skip_checks`` turns one off.
+PushCheck = Literal[
+    "non_finite",
+    "numeric_fields",
+    "timestamp_range",
+    "properties_size",
+    "property_names",
+    "value_size",
+]
 
 
 class PushSync(_Strict):
@@ -272,7 +302,17 @@ class PushSync(_Strict):
     on_delete: Literal["nothing", "delete"] = "nothing"
     batch_size: int = Field(default=500, ge=1, le=1000)
     concurrency: int = Field(default=8, ge=1, le=64)
+    # row checks turned off for this sync; rows failing them are sent as they are
+    skip_checks: list[PushCheck] = Field(default_factory=list)
     enabled: bool = True
+
+    @field_validator("skip_checks")
+    @classmethod
+    def _no_repeats(cls, v: list[str]) -> list[str]:
+        repeated = sorted({c for c in v if v.count(c) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        return v
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PushSync:

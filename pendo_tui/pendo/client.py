@@ -1,6 +1,6 @@
 """The Pendo API client: one object per run, every call the product makes.
 
-Call shapes follow Pendo's real dialect (see pendo-api.md): bare JSON arrays for lists,
+Call shapes follow Pendo's real dialect (docs/pendo-api.md): bare JSON arrays for lists,
 the aggregation envelope, bulk metadata results, ``/data/track`` with the track secret on
 the track host. HTTP, retries, errors and the request log live in ``transport.py``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ from pendo_tui.pendo.version import package_version
 
 if TYPE_CHECKING:
     from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretProvider
 
 DEFAULT_APP_ID = "-323232"
 BULK_DELETE_MAX = 500  # Pendo's documented cap per bulk-delete request
@@ -46,11 +47,6 @@ class MetadataResult:
     failed: int = 0
     missing: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-class SecretSource(Protocol):
-    def integration_key(self) -> str: ...
-    def get(self, name: str) -> str | None: ...
 
 
 class PendoClient:
@@ -113,10 +109,23 @@ class PendoClient:
 
     @classmethod
     def from_config(
-        cls, config: Config, secrets: SecretSource, request_log: RequestLog | None = None
+        cls,
+        config: Config,
+        secrets: SecretProvider,
+        request_log: RequestLog | None = None,
+        *,
+        max_retries: int | None = None,
+        max_retry_seconds: float | None = None,
     ) -> PendoClient:
+        """The one way the product builds a client: hosts, timeouts and retries from
+        ``[pendo]``. ``max_retries``/``max_retry_seconds`` only ever lower the configured
+        values (an interactive screen, where a person waits, retries little)."""
         ep = resolve(config.pendo)
         p = config.pendo
+        retries = p.max_retries if max_retries is None else min(p.max_retries, max_retries)
+        seconds = p.max_retry_seconds
+        if max_retry_seconds is not None:
+            seconds = min(seconds, max_retry_seconds)
         return cls(
             ep.base_url,
             secrets.integration_key(),
@@ -124,8 +133,8 @@ class PendoClient:
             track_url=ep.track_url,
             request_timeout=p.request_timeout,
             aggregation_timeout=p.aggregation_timeout,
-            max_retries=p.max_retries,
-            max_retry_seconds=p.max_retry_seconds,
+            max_retries=retries,
+            max_retry_seconds=seconds,
             request_log=request_log,
             region_label=ep.label,
         )

@@ -1,8 +1,9 @@
 """Report definitions of the simulated subscription and their result rows.
 
-One report per case the spec's report picker must handle: rolling 7- and 30-day account
+One report per case the report picker must handle: rolling 7- and 30-day account
 reports, a visitor report, a 200-day window, a fixed date range and a report without any
-numeric column. Objects follow pendo-api.md §5; rows are computed from the dataset's
+numeric column. Objects follow docs/pendo-api.md#report-shapes-we-read; rows are computed
+from the dataset's
 ``events``-source activity so tests can recompute them independently.
 """
 

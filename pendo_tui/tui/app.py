@@ -3,24 +3,31 @@
 Constructor (what cli.py calls)::
 
     PendoTuiApp(config_path, config=None, secrets=None, *, demo=False, sim_url=None,
-                request_log=None, export_dir=None, check_on_start=True)
+                request_log=None, export_dir=None, check_on_start=True, debug=False)
 
 ``config`` may be a ``Config`` or a ``ConfigDocument`` (comments kept on save); when it is
 None the file at ``config_path`` is loaded, or a fresh config is started if it does not
 exist. ``secrets`` defaults to ``Secrets(config.profile)`` (keyring). Set env
 ``PENDO_TUI_EXIT_AFTER_FIRST_PAINT=<file>`` to write the first-paint time (epoch seconds)
 to that file and exit (bench/tui_start.py).
+
+The app reaches the engine only through one ``EngineSession`` (``engine()``). Panes catch
+``PendoTuiError`` (shown in place or as a notification); anything else is a bug:
+``guard()`` logs it (a traceback file with ``debug``) and shows a bug message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -30,6 +37,8 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
 from pendo_tui.config.model import Config
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.sync.session import EngineSession, RequestLog
 from pendo_tui.tui.screens.apps import AppsPane
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.screens.connection import ConnectionPane
@@ -46,6 +55,9 @@ from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
 
+if TYPE_CHECKING:
+    from pendo_tui.config.secrets import SecretProvider
+
 # (id, pane class, navigation key). Order = sidebar order.
 PANES: list[tuple[str, type[Pane], str]] = [
     ("connection", ConnectionPane, "f1"),
@@ -60,6 +72,8 @@ PANES: list[tuple[str, type[Pane], str]] = [
     ("metrics", MetricsPane, "f10"),
 ]
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
+DEBUG_LOG = "pendo-tui-debug.log"
+log = logging.getLogger(__name__)
 
 
 def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
@@ -74,14 +88,6 @@ def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
         doc = ConfigDocument.load(config_path)
         return doc.config, doc
     return Config(), None
-
-
-def _default_request_log() -> Any:
-    try:
-        from pendo_tui.pendo.requestlog import RequestLog
-    except ImportError:  # engine not installed in this build: the debugger stays empty
-        return None
-    return RequestLog()
 
 
 class PendoTuiApp(App[int]):
@@ -101,13 +107,14 @@ class PendoTuiApp(App[int]):
         self,
         config_path: Path | None = None,
         config: Any = None,
-        secrets: Any = None,
+        secrets: SecretProvider | None = None,
         *,
         demo: bool = False,
         sim_url: str | None = None,
-        request_log: Any = None,
+        request_log: RequestLog | None = None,
         export_dir: Path | None = None,
         check_on_start: bool = True,
+        debug: bool = False,
     ) -> None:
         super().__init__()
         cfg, doc = _load(config_path, config)
@@ -116,8 +123,15 @@ class PendoTuiApp(App[int]):
 
             secrets = Secrets(cfg.profile)
         self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
-        self.request_log = request_log if request_log is not None else _default_request_log()
+        self.request_log = request_log if request_log is not None else RequestLog()
+        # The one door to the engine: clients, one read-only store handle, runs.
+        self.session = EngineSession(
+            cfg, self.state.engine_secrets(), request_log=self.request_log, interactive=True
+        )
         self.export_dir = export_dir or Path.cwd()
+        self.log_tracebacks = debug
+        self.debug_log: Path | None = None
+        self._loop_thread = threading.get_ident()
         self._check_on_start = check_on_start
         self._unsubscribe: Any = None
         self._panes_ready = False
@@ -171,9 +185,9 @@ class PendoTuiApp(App[int]):
             self._switch(self._pending_pane, focus=self._pending_focus)
 
     def on_mount(self) -> None:
+        self._loop_thread = threading.get_ident()
         self.call_after_refresh(self._mount_other_panes)
-        if self.request_log is not None:
-            self._unsubscribe = self.request_log.subscribe(self.incoming.append)
+        self._unsubscribe = self.request_log.subscribe(self.incoming.append)
         self._render_status()
         self.config_changed()
         if os.environ.get(EXIT_AFTER_PAINT):
@@ -191,8 +205,10 @@ class PendoTuiApp(App[int]):
         super().exit(result, *args, **kwargs)
 
     async def _shutdown(self) -> None:
-        # Same race when a host (the test pilot) shuts the app down directly: let the
-        # pane mount finish first (it takes milliseconds; bounded to 2 s).
+        # Same race when a host (the test pilot, ``App.run_test``) shuts the app down
+        # directly: let the pane mount finish first (milliseconds; bounded to 2 s).
+        # Textual 8 has no public hook that runs before ``_shutdown`` closes the screens
+        # (``on_unmount`` comes after); pyproject pins textual to 8.x for this override.
         for _ in range(40):
             if self._panes_ready:
                 break
@@ -206,6 +222,47 @@ class PendoTuiApp(App[int]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self.session.close()
+
+    # -- the engine ----------------------------------------------------------------------
+    def engine(self) -> EngineSession:
+        """The engine session, following the settings and secrets on screen (unsaved
+        ones included). Blocking calls: use it from thread workers."""
+        self.session.update(self.state.config, self.state.engine_secrets())
+        return self.session
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Around engine calls in workers: an error that is not a ``PendoTuiError`` is a
+        bug. It is logged and shown as a bug message instead of killing the app."""
+        try:
+            yield
+        except PendoTuiError:
+            raise
+        except Exception as exc:  # the one place the TUI catches what it did not expect
+            if threading.get_ident() == self._loop_thread:
+                self.report_bug(exc)
+            else:
+                self.call_from_thread(self.report_bug, exc)
+
+    def report_bug(self, exc: BaseException) -> None:
+        log.error("unexpected error", exc_info=exc)
+        where = "Restart with --debug to log the traceback, and please report it."
+        if self.log_tracebacks:
+            self.debug_log = self.debug_log or self.export_dir / DEBUG_LOG
+            import traceback
+
+            with self.debug_log.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                traceback.print_exception(exc, file=fh)
+            where = f"Traceback written to {self.debug_log}; please report it."
+        self.notify(
+            f"{type(exc).__name__}: {exc}\nThis is a bug in pendo-tui. {where}",
+            title="Unexpected error",
+            severity="error",
+            timeout=15,
+            markup=False,
+        )
 
     # -- navigation ----------------------------------------------------------------------
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
@@ -271,20 +328,9 @@ class PendoTuiApp(App[int]):
         for dbg in self.query(DebuggerPane):
             dbg.refresh_view()
 
-    def show_error(self, exc: BaseException) -> None:
-        """Any error as a notification with its cause and hint — never a traceback."""
-        from pendo_tui.errors import PendoTuiError
-
-        if isinstance(exc, PendoTuiError):
-            self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
-        else:
-            self.notify(
-                f"{type(exc).__name__}: {exc}",
-                title="Error",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+    def show_error(self, exc: PendoTuiError) -> None:
+        """A user-facing error as a notification with its cause and hint."""
+        self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
 
     def _render_status(self) -> None:
         for screen in self.screen_stack:
@@ -299,12 +345,11 @@ class PendoTuiApp(App[int]):
 
     @work(thread=True, exclusive=True, group="check")
     def _check(self) -> None:
-        from pendo_tui.tui import services
-
-        try:
-            status = services.check_connection(self.state, self.request_log)
-        except Exception as exc:  # e.g. engine module missing: say so, in red
-            status = ConnectionStatus("error", f"{type(exc).__name__}: {exc}")
+        status = ConnectionStatus("error", "The check failed unexpectedly (see the message)")
+        with self.guard():
+            report = self.engine().connection_report()
+            state = "ok" if report.ok else "error"
+            status = ConnectionStatus(state, report.message, report.write_access)
         self.call_from_thread(self._checked, status)
 
     def _checked(self, status: ConnectionStatus) -> None:
@@ -328,14 +373,13 @@ class PendoTuiApp(App[int]):
         return f"Could not save to {path} (see the notification); try another path"
 
     def _save(self) -> bool:
-        from pendo_tui.errors import ConfigError, PendoTuiError
+        from pendo_tui.config.validation_errors import ConfigValidationError
 
         try:
             path = self.state.save()
-        except ConfigError as exc:
-            field_errors = getattr(exc, "field_errors", None) or {}
+        except ConfigValidationError as exc:
             for pane in self.query(Pane):
-                show_errors(pane, {dotted(k): v for k, v in field_errors.items()})
+                show_errors(pane, {dotted(k): v for k, v in exc.field_errors.items()})
             self.show_error(exc)
             return False
         except PendoTuiError as exc:

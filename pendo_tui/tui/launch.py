@@ -4,26 +4,32 @@ unless the UI is actually opened)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretProvider
 
 
-def launch(ctx: Any, demo: bool = False) -> int:
-    """Open the app on a prepared context (config, secrets, optional demo simulator)."""
+def launch(
+    config: Config,
+    config_path: Path | None,
+    secrets: SecretProvider,
+    *,
+    demo: bool = False,
+    sim_url: str | None = None,
+    debug: bool = False,
+) -> int:
+    """Open the app on a prepared config and secrets (the demo: ``sim_url`` is the
+    running simulator's address, shown when saving a copy)."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    sim = getattr(ctx, "demo", None)
-    app = PendoTuiApp(
-        ctx.config_path,
-        ctx.config,
-        ctx.secrets,
-        demo=demo,
-        sim_url=getattr(sim, "base_url", None),
-    )
+    app = PendoTuiApp(config_path, config, secrets, demo=demo, sim_url=sim_url, debug=debug)
     return app.run() or 0
 
 
-def launch_path(path: Path) -> int:
+def launch_path(path: Path, debug: bool = False) -> int:
     """Open the app on a config file; a missing file starts a fresh config saved there."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    return PendoTuiApp(path).run() or 0
+    return PendoTuiApp(path, debug=debug).run() or 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, OptionList, Select, TextArea
+from textual.widgets import DataTable, Input, OptionList, Select, TextArea
 
 from pendo_tui.tui.app import PendoTuiApp
 from pendo_tui.tui.widgets.mapping_progress import MappingProgress
@@ -18,6 +18,11 @@ pytestmark = pytest.mark.anyio
 
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
+    # the pane settles first: its table is rebuilt when shown, which can shift the buttons
+    assert await wait_for(pilot, lambda: app.panes_ready)
+    table = app.query_one("#pull-table", DataTable)
+    assert await wait_for(pilot, lambda: table.row_count == len(app.state.config.pull))
+    await pilot.pause(0.2)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
     editor = app.screen

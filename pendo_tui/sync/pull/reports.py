@@ -1,10 +1,10 @@
-"""Which Pendo reports can feed metrics (spec §4), as functions the TUI's picker reuses.
+"""Which Pendo reports can feed metrics (docs/pull.md), as functions the TUI's picker reuses.
 
-Rules from the CS tool's guide: no fixed date range; at least one numeric column; a
+Rules: no fixed date range; at least one numeric column; a
 window of at most 180 days; a warning above 30 days. Only numeric columns are mappable.
-Pendo's enum spellings are unconfirmed (pendo-api.md §5), so a window is judged by its
-shape: absolute ``start``/``end`` or an absolute ``first`` = fixed; ``count`` with a
-relative ``first`` (``now()``...) = rolling.
+Pendo's enum spellings are unpublished (docs/pendo-api.md#report-shapes-we-read), so a
+window is judged by its shape: absolute ``start``/``end`` or an absolute ``first`` =
+fixed; ``count`` with a relative ``first`` (``now()``...) = rolling.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Add/edit one pull mapping (spec §4), with live pickers and an aggregation editor."""
+"""Add/edit one pull mapping (docs/pull.md), with live pickers and an aggregation editor."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
-from pendo_tui.tui import services
+from pendo_tui.sync.session import EngineSession
+from pendo_tui.tui.engine_access import engine
 from pendo_tui.tui.state import AppState
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 from pendo_tui.tui.widgets.picker import PickerModal
@@ -203,7 +204,7 @@ class PullEditor(ModalScreen[bool]):
             return
         kind = self.kind
         self.app.push_screen(
-            PickerModal(f"Pick a {kind}", lambda: services.load_catalog(self.state, kind)),
+            PickerModal(f"Pick a {kind}", lambda: engine(self.app).catalog(kind)),
             self._picked,
         )
 
@@ -225,7 +226,7 @@ class PullEditor(ModalScreen[bool]):
         text = self.query_one("#pe-pipeline", TextArea).text
         obj = str(self.query_one("#pe-object", Select).value)
         columns = list(parse_columns(self.query_one("#pe-columns", Input).value))
-        return services.validate_pipeline(text, obj, columns or None)
+        return EngineSession.validate_pipeline(text, obj, columns or None)
 
     def collect(self) -> dict[str, Any]:
         shown = KIND_FIELDS[self.kind]
