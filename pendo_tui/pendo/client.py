@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from pendo_tui.pendo import shapes
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.pendo.regions import label_for, resolve
 from pendo_tui.pendo.requestlog import REDACTED_KEY, REDACTED_TRACK, RequestLog
+from pendo_tui.pendo.streaming import ItemStream
 from pendo_tui.pendo.transport import ROWS, Call, RetryPolicy, Stats, Transport
 from pendo_tui.pendo.version import package_version
 
@@ -253,12 +253,14 @@ class PendoClient:
         )
         return shapes.entity(data, "account")
 
-    def aggregate(self, pipeline: list[dict], *, name: str = "pendo-tui") -> Iterator[dict]:
+    def aggregate(self, pipeline: list[dict], *, name: str = "pendo-tui") -> ItemStream:
         """Stream the ``results`` rows of an aggregation, one dict at a time (an answer
         that is a bare array of rows is read too; ``startTime`` is not needed).
 
-        The request is sent on the first ``next()``. A response cut off midway raises
-        ``MalformedResponseError`` from the iterator: callers must drop what they read.
+        The request is sent on the first ``next()``; ``bytes_read`` of the returned stream
+        counts the response bytes read so far (the pull engine's byte budget reads it).
+        A response cut off midway raises ``MalformedResponseError`` from the iterator:
+        callers must drop what they read.
         """
         envelope = {
             "response": {"mimeType": "application/json"},
@@ -274,7 +276,7 @@ class PendoClient:
         )
         return self._t.stream_items(call, ROWS)
 
-    def report_results(self, report_id: str) -> Iterator[dict]:
+    def report_results(self, report_id: str) -> ItemStream:
         """Stream the rows of a visitor- or account-level report (a JSON array, or rows
         under ``results``)."""
         call = Call(

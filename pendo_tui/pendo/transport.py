@@ -25,7 +25,13 @@ import stamina.instrumentation
 from pendo_tui.pendo.errormap import ErrorMapper, describe
 from pendo_tui.pendo.errors import MalformedResponseError, NetworkError, PendoError
 from pendo_tui.pendo.requestlog import RequestLog
-from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, Prefetcher, iter_items
+from pendo_tui.pendo.streaming import (
+    ByteStreamReader,
+    ItemStream,
+    JSONError,
+    Prefetcher,
+    iter_items,
+)
 
 KEY_HEADER = "x-pendo-integration-key"
 _END = object()
@@ -165,8 +171,13 @@ class Transport:
             raise
         raise AssertionError("unreachable: stamina either returns or re-raises")
 
-    def stream_items(self, call: Call, prefix: str) -> Iterator[Any]:
-        """Yield the JSON objects under ``prefix`` of the response, as they arrive."""
+    def stream_items(self, call: Call, prefix: str) -> ItemStream:
+        """The JSON objects under ``prefix`` of the response, as they arrive; the stream
+        also counts the body bytes read so far (``ItemStream.bytes_read``)."""
+        stream = ItemStream()
+        return stream.bind(self._stream_items(call, prefix, stream))
+
+    def _stream_items(self, call: Call, prefix: str, stream: ItemStream) -> Iterator[Any]:
         request = self._build(call)
         attempt_no = 0
         started = time.monotonic()
@@ -180,6 +191,7 @@ class Transport:
             self._gave_up(exc, attempt_no, started)
             raise
         assert opened is not None
+        stream.reader = opened.reader
         yield from opened.drain()
 
     # -- attempts --------------------------------------------------------------------------

@@ -57,6 +57,9 @@ class RunSummary:
     # Dry runs: how Pendo's visitors would be matched, created or skipped
     # (docs/pendo-api.md#identity-rules).
     identity_preview: dict[str, Any] | None = None
+    # Dry runs with pull mappings: the calls the whole pull plan sends, each once
+    # (PullEngine.plan_many: calls, aggregations, setup, mappings, reads).
+    plan: dict[str, Any] | None = None
     # Earlier runs found still 'running' (killed, or their store was lost): now 'interrupted'.
     interrupted_runs: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
@@ -284,8 +287,8 @@ def _run_pulls(
     if dry_run:
         auto = next((m for m in pulls if m.auto_create_users), None)
         summary.identity_preview = engine.preview_identity(mapping=auto)
-        for m in pulls:
-            plan = engine.plan(m, resync=kind == "resync_all")
+        items, summary.plan = engine.plan_many(pulls, resync=kind == "resync_all")
+        for m, plan in zip(pulls, items, strict=True):
             summary.items.append({"type": "pull", "name": m.name, "status": "planned", **plan})
         return
     if kind == "resync_all":
