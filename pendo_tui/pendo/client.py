@@ -1,6 +1,6 @@
 """The Pendo API client: one object per run, every call the product makes.
 
-Call shapes follow Pendo's real dialect (docs/pendo-api.md): bare JSON arrays for lists,
+Call shapes follow Pendo's real dialect (docs/pendo-reference.md): bare JSON arrays for lists,
 the aggregation envelope, bulk metadata results, ``/data/track`` with the track secret on
 the track host. HTTP, retries, errors and the request log live in ``transport.py``.
 """
@@ -200,7 +200,7 @@ class PendoClient:
         url = self._api("token/verify")
         what = "the key check (/token/verify)"
         reply = self._t.fetch(Call("GET", url, "verify", what))
-        # 200 already means "accepted"; the body's shape varies (docs/pendo-api.md).
+        # 200 already means "accepted"; the body's shape varies (docs/pendo-reference.md).
         data = reply.json(what, url) if reply.content.strip() else None
         valid, write = shapes.token_info(data)
         info = TokenInfo(valid=valid, write_access=write)

@@ -55,7 +55,7 @@ class RunSummary:
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     # Dry runs: how Pendo's visitors would be matched, created or skipped
-    # (docs/pendo-api.md#identity-rules).
+    # (docs/pendo-reference.md#identity-rules).
     identity_preview: dict[str, Any] | None = None
     # Dry runs with pull mappings: the calls the whole pull plan sends, each once
     # (PullEngine.plan_many: calls, aggregations, setup, mappings, reads).
