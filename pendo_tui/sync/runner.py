@@ -20,7 +20,7 @@ from pendo_tui.config.model import Config, PullMapping, PushSync
 from pendo_tui.errors import ConfigError, ExitCode, PendoTuiError, UsageError
 from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
 from pendo_tui.store import schema
-from pendo_tui.store.db import open_existing_store, open_store
+from pendo_tui.store.db import open_reader, open_store
 from pendo_tui.sync.alerts import alert_reason, send_alerts
 from pendo_tui.sync.interrupted import mark_interrupted_runs
 from pendo_tui.sync.ports import PendoApi, StoreApi
@@ -172,7 +172,7 @@ def run(
         # A dry run writes nothing, so it must not create or migrate a store either: it
         # reads an existing one as it is, or plans against an empty stand-in in memory.
         store = (
-            (open_existing_store(config.store.url) or open_store("sqlite://"))
+            (open_reader(config.store.url) or open_store("sqlite://"))
             if dry_run
             else open_store(config.store.url)
         )
