@@ -30,35 +30,13 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
 from pendo_tui.config.model import Config
-from pendo_tui.tui.screens.apps import AppsPane
+from pendo_tui.tui.panes import INCOMING_MAX, PANE_IDS, PANES
 from pendo_tui.tui.screens.base import Pane
-from pendo_tui.tui.screens.connection import ConnectionPane
-from pendo_tui.tui.screens.debugger import INCOMING_MAX, DebuggerPane
-from pendo_tui.tui.screens.identity import IdentityPane
-from pendo_tui.tui.screens.metrics import MetricsPane
-from pendo_tui.tui.screens.pull import PullPane
-from pendo_tui.tui.screens.push import PushPane
-from pendo_tui.tui.screens.run import RunPane
-from pendo_tui.tui.screens.segments import SegmentsPane
-from pendo_tui.tui.screens.timezone import TimezonePane
 from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus, dotted
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
 
-# (id, pane class, navigation key). Order = sidebar order.
-PANES: list[tuple[str, type[Pane], str]] = [
-    ("connection", ConnectionPane, "f1"),
-    ("identity", IdentityPane, "f2"),
-    ("apps", AppsPane, "f3"),
-    ("segments", SegmentsPane, "f4"),
-    ("timezone", TimezonePane, "f5"),
-    ("pull", PullPane, "f6"),
-    ("push", PushPane, "f7"),
-    ("run", RunPane, "f8"),
-    ("debugger", DebuggerPane, "f9"),
-    ("metrics", MetricsPane, "f10"),
-]
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
 
 
@@ -84,6 +62,33 @@ def _default_request_log() -> Any:
     return RequestLog()
 
 
+class _KeyringSecrets:
+    """``config.secrets.Secrets``, imported on first use (the keyring import and its
+    backend discovery wait until after the first paint)."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self._real: Any = None
+
+    def _secrets(self) -> Any:
+        if self._real is None:
+            from pendo_tui.config.secrets import Secrets
+
+            self._real = Secrets(self.profile)
+        return self._real
+
+    def get(self, name: str) -> str | None:
+        value: str | None = self._secrets().get(name)
+        return value
+
+    def store(self, name: str, value: str) -> None:
+        self._secrets().store(name, value)
+
+
+def _real_secrets(secrets: Any) -> Any:
+    return secrets._secrets() if isinstance(secrets, _KeyringSecrets) else secrets
+
+
 class PendoTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pendo-tui"
@@ -92,8 +97,8 @@ class PendoTuiApp(App[int]):
         Binding("ctrl+o", "check_connection", "Check connection"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         *[
-            Binding(key, f"show_pane('{pane_id}')", cls.TITLE, show=False)
-            for pane_id, cls, key in PANES
+            Binding(key, f"show_pane('{pane_id}')", title, show=False)
+            for pane_id, title, key in PANES
         ],
     ]
 
@@ -112,11 +117,12 @@ class PendoTuiApp(App[int]):
         super().__init__()
         cfg, doc = _load(config_path, config)
         if secrets is None:
-            from pendo_tui.config.secrets import Secrets
-
-            secrets = Secrets(cfg.profile)
+            secrets = _KeyringSecrets(cfg.profile)
         self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
-        self.request_log = request_log if request_log is not None else _default_request_log()
+        # None until the first paint when not given: the engine's request log pulls in the
+        # HTTP client, which the first screen does not need (start-up time)
+        self.request_log = request_log
+        self._own_request_log = request_log is None
         self.export_dir = export_dir or Path.cwd()
         self._check_on_start = check_on_start
         self._unsubscribe: Any = None
@@ -138,8 +144,8 @@ class PendoTuiApp(App[int]):
                 yield Static("pendo-tui", id="brand")
                 yield ListView(
                     *[
-                        ListItem(Label(f"{cls.TITLE}  [dim]{key.upper()}[/]"), id=f"nav-{pid}")
-                        for pid, cls, key in PANES
+                        ListItem(Label(f"{title}  [dim]{key.upper()}[/]"), id=f"nav-{pid}")
+                        for pid, title, key in PANES
                     ],
                     id="nav",
                 )
@@ -147,8 +153,7 @@ class PendoTuiApp(App[int]):
             with Vertical(id="main"):
                 yield ConnectionBadge(id="status-badge")
                 with ContentSwitcher(initial="connection", id="panes"):
-                    first_id, first_cls, _key = PANES[0]
-                    yield first_cls(id=first_id)
+                    yield PANES[0].load()(id=PANES[0].id)
         yield Footer()
 
     @property
@@ -159,28 +164,40 @@ class PendoTuiApp(App[int]):
     async def _mount_other_panes(self) -> None:
         """Only the first pane is built before the first paint (start-up time, < 1 s)."""
         panes = []
-        for pane_id, cls, _key in PANES[1:]:
-            pane = cls(id=pane_id)
+        for spec in PANES[1:]:  # imports each pane's module now, after the first paint
+            pane = spec.load()(id=spec.id)
             pane.display = False
             panes.append(pane)
         await self.query_one("#panes", ContentSwitcher).mount_all(panes)
         self._panes_ready = True
+        self.config_changed()
         if self._exit_pending:  # quit was asked for while the panes were mounting
             super().exit(self._pending_exit)
         if self._pending_pane:
             self._switch(self._pending_pane, focus=self._pending_focus)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._mount_other_panes)
-        if self.request_log is not None:
-            self._unsubscribe = self.request_log.subscribe(self.incoming.append)
         self._render_status()
         self.config_changed()
+        self.call_after_refresh(self._after_first_paint)
+
+    async def _after_first_paint(self) -> None:
+        """What the first screen does not need waits until it is drawn (start-up time)."""
         if os.environ.get(EXIT_AFTER_PAINT):
-            self.call_after_refresh(self._exit_after_paint)
-            return
-        if self._check_on_start and self.state.secret(SECRET_INTEGRATION_KEY):
+            self._exit_after_paint()
+        self.state.secrets = _real_secrets(self.state.secrets)
+        self.query_one("#connection", Pane).load_secrets()  # type: ignore[attr-defined]
+        if self._own_request_log:
+            self.request_log = _default_request_log()
+        if self.request_log is not None:
+            self._unsubscribe = self.request_log.subscribe(self.incoming.append)
+        if (
+            not os.environ.get(EXIT_AFTER_PAINT)
+            and self._check_on_start
+            and self.state.secret(SECRET_INTEGRATION_KEY)
+        ):
             self.action_check_connection()
+        await self._mount_other_panes()
 
     def exit(self, result: int | None = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Exiting while the panes are still mounting crashes inside Textual's Select
@@ -220,11 +237,11 @@ class PendoTuiApp(App[int]):
 
     def action_show_pane(self, pane_id: str) -> None:
         nav = self.query_one("#nav", ListView)
-        nav.index = [pid for pid, _c, _k in PANES].index(pane_id)
+        nav.index = PANE_IDS.index(pane_id)
         self._switch(pane_id, focus=True)
 
     def _switch(self, pane_id: str, *, focus: bool = False) -> None:
-        if not self._panes_ready and pane_id != PANES[0][0]:
+        if not self._panes_ready and pane_id != PANES[0].id:
             # shown (and focused) as soon as the panes are mounted
             # (the sidebar's Highlighted echo of an F-key must not drop its focus request)
             keep = self._pending_focus and self._pending_pane == pane_id
@@ -245,18 +262,20 @@ class PendoTuiApp(App[int]):
         yield SystemCommand(
             "Check connection", "Verify the key (ctrl+o)", self.action_check_connection
         )
-        for pane_id, cls, key in PANES:
+        for pane_id, title, key in PANES:
             yield SystemCommand(
-                f"Go to {cls.TITLE}",
-                f"Show the {cls.TITLE} screen ({key})",
+                f"Go to {title}",
+                f"Show the {title} screen ({key})",
                 lambda p=pane_id: self.action_show_pane(p),
             )
-        run = self.query_one(RunPane)
+        if not self._panes_ready:
+            return
+        run: Any = self.query_one("#run", Pane)
         yield SystemCommand("Sync all", "Fetch what is new for every mapping", run.action_sync_all)
         yield SystemCommand(
             "Re-sync all", "Rebuild every metric (asks first)", run.action_resync_all
         )
-        dbg = self.query_one(DebuggerPane)
+        dbg: Any = self.query_one("#debugger", Pane)
         yield SystemCommand("Export HAR", "Save the debugger's calls as HAR", dbg.action_export_har)
 
     # -- app-wide state ------------------------------------------------------------------
@@ -264,12 +283,12 @@ class PendoTuiApp(App[int]):
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
-        for run in self.query(RunPane):  # absent until its lazy mount
-            run.update_banner()
+        if self._panes_ready:  # the run pane is built after the first paint
+            self.query_one("#run", Pane).update_banner()  # type: ignore[attr-defined]
 
     def runs_changed(self) -> None:
-        for dbg in self.query(DebuggerPane):
-            dbg.refresh_view()
+        if self._panes_ready:
+            self.query_one("#debugger", Pane).refresh_view()
 
     def show_error(self, exc: BaseException) -> None:
         """Any error as a notification with its cause and hint — never a traceback."""

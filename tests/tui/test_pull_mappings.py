@@ -18,6 +18,7 @@ pytestmark = pytest.mark.anyio
 
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
+    assert await wait_for(pilot, lambda: app.panes_ready and app.query_one("#pull").display)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
     editor = app.screen

@@ -23,10 +23,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from pendo_tui.tui import services
+from pendo_tui.tui.panes import INCOMING_MAX
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.request_detail import RequestDetail
 
-INCOMING_MAX = 5_000  # records waiting for the next tick; oldest dropped if the UI lags
 SHOWN_MAX = 2_000  # records kept for the view (the store keeps them all)
 LIVE = "live"
 STATUS_FILTERS = [
