@@ -19,14 +19,16 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
 from pendo_tui.config.model import Config
@@ -36,8 +38,23 @@ from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStat
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
+from pendo_tui.tui.widgets.help import HelpScreen, KeyList
 
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
+
+
+def _class_bindings(cls: type) -> list[Binding]:
+    """The bindings a class declares (its own and its bases'), first declaration wins."""
+    seen: dict[str, Binding] = {}
+    for klass in cls.__mro__:
+        for b in klass.__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding) and b.key not in seen:
+                seen[b.key] = b
+    return list(seen.values())
+
+
+def _pane_bindings(pane: Pane) -> list[Binding]:
+    return [b for b in _class_bindings(type(pane)) if b.description]
 
 
 def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
@@ -89,13 +106,37 @@ def _real_secrets(secrets: Any) -> Any:
     return secrets._secrets() if isinstance(secrets, _KeyringSecrets) else secrets
 
 
+HELP_INTRO = (
+    "A screen's keys work once the focus is inside it: press its F-key, or pick it in the "
+    "menu with Enter. Tab moves between fields. ctrl+p opens the command palette, which "
+    "lists every action by name. Esc closes this help."
+)
+NARROW_BELOW = 110  # columns: under this the sidebar folds away (ctrl+b shows it)
+
+
+def welcome_text(config_path: Path | None) -> str:
+    """The first-run panel: where the config goes, and what to do first."""
+    where = str(config_path) if config_path is not None else "the path you choose"
+    return (
+        "[b]Welcome to pendo-tui.[/] There is no configuration yet; ctrl+s writes it to\n"
+        f"  {escape(where)}\n"
+        "(the keys go to the OS keyring, never into that file). First: paste your Pendo "
+        "integration key below, pick your region and press ctrl+o to check it. Then add "
+        "what to pull on Pull mappings (F6), save, and run a sync on Run (F8). "
+        "Press ? for help at any time."
+    )
+
+
 class PendoTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pendo-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "check_connection", "Check connection"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+o", "check_connection", "Check", tooltip="Check the connection"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+b", "toggle_menu", "Menu", tooltip="Show or hide the screen list"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and palette
         *[
             Binding(key, f"show_pane('{pane_id}')", title, show=False)
             for pane_id, title, key in PANES
@@ -115,6 +156,10 @@ class PendoTuiApp(App[int]):
         check_on_start: bool = True,
     ) -> None:
         super().__init__()
+        # first run: nothing given and no file yet (the welcome panel says where it goes)
+        self.first_run = (
+            not demo and config is None and config_path is not None and not config_path.exists()
+        )
         cfg, doc = _load(config_path, config)
         if secrets is None:
             secrets = _KeyringSecrets(cfg.profile)
@@ -151,10 +196,12 @@ class PendoTuiApp(App[int]):
                 )
                 yield Static("", id="dirty")
             with Vertical(id="main"):
-                yield ConnectionBadge(id="status-badge")
+                with Horizontal(id="topbar"):
+                    yield ConnectionBadge(id="status-badge")
+                    yield Static("", id="dirty-inline")
                 with ContentSwitcher(initial="connection", id="panes"):
                     yield PANES[0].load()(id=PANES[0].id)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def panes_ready(self) -> bool:
@@ -187,6 +234,8 @@ class PendoTuiApp(App[int]):
             self._exit_after_paint()
         self.state.secrets = _real_secrets(self.state.secrets)
         self.query_one("#connection", Pane).load_secrets()  # type: ignore[attr-defined]
+        if self.first_run or not self.state.secret(SECRET_INTEGRATION_KEY):
+            self.query_one("#key").focus()  # the first thing to do: paste the key
         if self._own_request_log:
             self.request_log = _default_request_log()
         if self.request_log is not None:
@@ -233,7 +282,18 @@ class PendoTuiApp(App[int]):
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         # Enter or a click on a sidebar entry opens the pane: focus moves into it.
         if event.list_view.id == "nav" and event.item is not None and event.item.id:
+            if self.screen.has_class("-narrow"):
+                self.screen.remove_class("-menu")  # the folded-out menu closes on a pick
             self._switch(event.item.id.removeprefix("nav-"), focus=True)
+
+    def action_toggle_menu(self) -> None:
+        """Small terminals: fold the sidebar out (focused, Enter picks) or back in."""
+        screen = self.screen
+        screen.toggle_class("-menu")
+        if screen.has_class("-menu"):
+            self.query_one("#nav", ListView).focus()
+        else:
+            self._switch(self.query_one("#panes", ContentSwitcher).current or "", focus=True)
 
     def action_show_pane(self, pane_id: str) -> None:
         nav = self.query_one("#nav", ListView)
@@ -262,6 +322,10 @@ class PendoTuiApp(App[int]):
         yield SystemCommand(
             "Check connection", "Verify the key (ctrl+o)", self.action_check_connection
         )
+        yield SystemCommand("Help", "This screen's keys and the global ones (?)", self.action_help)
+        yield SystemCommand(
+            "Menu", "Show or hide the list of screens (ctrl+b)", self.action_toggle_menu
+        )
         for pane_id, title, key in PANES:
             yield SystemCommand(
                 f"Go to {title}",
@@ -277,12 +341,51 @@ class PendoTuiApp(App[int]):
         )
         dbg: Any = self.query_one("#debugger", Pane)
         yield SystemCommand("Export HAR", "Save the debugger's calls as HAR", dbg.action_export_har)
+        named = {"sync_all", "resync_all", "export_har"}  # offered above by their own names
+        for spec in PANES:  # every key of every screen, by name
+            pane = self.query_one(f"#{spec.id}", Pane)
+            for binding in _pane_bindings(pane):
+                if binding.action in named:
+                    continue
+                yield SystemCommand(
+                    f"{spec.title}: {binding.description}",
+                    f"{self.get_key_display(binding)} on the {spec.title} screen",
+                    partial(self._pane_action, spec.id, binding.action),
+                )
+
+    async def _pane_action(self, pane_id: str, action: str) -> None:
+        """A screen's key, run from the command palette: open the screen, then act."""
+        self.action_show_pane(pane_id)
+        await self.query_one(f"#{pane_id}", Pane).run_action(action)
+
+    # -- help ----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        if isinstance(screen, ModalScreen):  # an editor or dialog: its own keys
+            title = getattr(screen, "HELP_TITLE", "") or "this dialog"
+            here = self._keys(b for b in _class_bindings(type(screen)))
+        else:
+            pane_id = self.query_one("#panes", ContentSwitcher).current or PANES[0].id
+            pane = self.query_one(f"#{pane_id}", Pane)
+            title = pane.TITLE
+            here = self._keys(_pane_bindings(pane))
+        everywhere = self._keys(b for b in self.BINDINGS if isinstance(b, Binding))
+        everywhere.insert(0, ("ctrl+p", "Command palette: every action by name"))
+        self.push_screen(HelpScreen(title, here, everywhere, HELP_INTRO))
+
+    def _keys(self, bindings: Iterable[Binding]) -> KeyList:
+        return [(self.get_key_display(b), b.description) for b in bindings if b.description]
 
     # -- app-wide state ------------------------------------------------------------------
     def config_changed(self) -> None:
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
+        inline = self.query_one("#dirty-inline", Static)
+        inline.update("[b yellow]● unsaved[/] (ctrl+s)" if self.state.dirty else "")
+        inline.set_class(self.state.dirty, "-dirty")
         if self._panes_ready:  # the run pane is built after the first paint
             self.query_one("#run", Pane).update_banner()  # type: ignore[attr-defined]
 

@@ -24,6 +24,10 @@ class ConnectionPane(Pane):
         domain = cfg.pendo.domain
         region = domain if domain in REGIONS else CUSTOM
         yield Static("Connection", classes="pane-title")
+        if self.tui.first_run:
+            from pendo_tui.tui.app import welcome_text
+
+            yield Static(welcome_text(self.state.config_path), id="welcome")
         with Horizontal(classes="secret-box"):
             yield FormRow(
                 "Integration key",

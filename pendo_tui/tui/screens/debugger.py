@@ -83,7 +83,7 @@ class DebuggerPane(Pane):
     TITLE = "Debugger"
     FOCUS = "#dbg-table"
     BINDINGS = [
-        Binding("c", "copy_curl", "Copy as curl"),
+        Binding("c", "copy_curl", "curl", tooltip="Copy the selected call as a curl command"),
         Binding("x", "export_har", "Export HAR"),
         Binding("ctrl+l", "clear", "Clear live"),
     ]

@@ -53,7 +53,7 @@ class PushPane(Pane):
         Binding("n", "new_sync", "New"),
         Binding("e", "edit_sync", "Edit"),
         Binding("delete", "remove_sync", "Remove"),
-        Binding("p", "preview", "Dry-run preview"),
+        Binding("p", "preview", "Preview", tooltip="Dry-run preview of what would be sent"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -80,6 +80,7 @@ class PushPane(Pane):
             model = Path(s.model.csv).name if s.model.csv else (s.model.query or "")[:40]
             cells = (s.name, s.kind, model, s.primary_key, s.on_delete)
             table.add_row(*(Text(c) for c in cells), "yes" if s.enabled else "no", key=s.name)
+        self.hint_if_empty(table, "No push syncs yet: press n to add the first one.")
 
     def _selected(self) -> int | None:
         table = self.query_one("#push-table", DataTable)

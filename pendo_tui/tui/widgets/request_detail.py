@@ -41,7 +41,7 @@ class RequestDetail(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         r = self._r
-        with Vertical(classes="modal-box wide"):
+        with Vertical(classes="modal-box wide detail"):
             yield Static(
                 escape(f"{r.method} {r.url}") + f"\nstatus {r.status or 'no response'} · "
                 f"{r.duration_ms or 0:.0f} ms · attempt {getattr(r, 'attempt', 1)}"
