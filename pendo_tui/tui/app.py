@@ -44,9 +44,12 @@ EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
 
 
 def _class_bindings(cls: type) -> list[Binding]:
-    """The bindings a class declares (its own and its bases'), first declaration wins."""
+    """The bindings our class declares (its own and its pendo_tui bases'; not Textual's
+    scrolling keys), first declaration wins."""
     seen: dict[str, Binding] = {}
     for klass in cls.__mro__:
+        if not klass.__module__.startswith("pendo_tui."):
+            continue
         for b in klass.__dict__.get("BINDINGS", []):
             if isinstance(b, Binding) and b.key not in seen:
                 seen[b.key] = b
@@ -364,7 +367,8 @@ class PendoTuiApp(App[int]):
         if isinstance(screen, HelpScreen):
             return
         if isinstance(screen, ModalScreen):  # an editor or dialog: its own keys
-            title = getattr(screen, "HELP_TITLE", "") or "this dialog"
+            titles = screen.query(".modal-title")
+            title = str(titles.first(Static).render()) if titles else "this dialog"
             here = self._keys(b for b in _class_bindings(type(screen)))
         else:
             pane_id = self.query_one("#panes", ContentSwitcher).current or PANES[0].id
@@ -376,7 +380,18 @@ class PendoTuiApp(App[int]):
         self.push_screen(HelpScreen(title, here, everywhere, HELP_INTRO))
 
     def _keys(self, bindings: Iterable[Binding]) -> KeyList:
-        return [(self.get_key_display(b), b.description) for b in bindings if b.description]
+        """(key, what it does): the long wording (tooltip) where the footer has a short one."""
+        return [
+            (self.get_key_display(b), b.tooltip or b.description) for b in bindings if b.description
+        ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_menu":  # only small terminals fold the sidebar away
+            return self.screen.has_class("-narrow") and not isinstance(self.screen, ModalScreen)
+        return True
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_bindings)  # the Menu key comes and goes
 
     # -- app-wide state ------------------------------------------------------------------
     def config_changed(self) -> None:

@@ -92,7 +92,7 @@ def _screen(key: str, then: tuple[str, ...] = ()) -> Step:
 @pytest.mark.parametrize("pane_id", [spec.id for spec in PANES])
 def test_screen(
     snap_compare, fixed_sim: Simulator, tmp_path: Path, pane_id: str, size: str
-) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+) -> None:  # type: ignore[no-untyped-def]
     spec = next(s for s in PANES if s.id == pane_id)
     # the debugger's live rows carry wall-clock times: cleared (ctrl+l) for the picture
     then = ("ctrl+l",) if pane_id == "debugger" else ()
