@@ -212,15 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_tui(args: argparse.Namespace) -> int:
-    from pendo_tui.tui.launch import launch
-
+    # The app draws its frame first, then loads the config / starts the demo (start-up).
     if args.demo:
-        with _demo_context() as ctx:
-            return launch(ctx, demo=True)
-    from pendo_tui.config.toml_io import default_config_path
+        from pendo_tui.tui.launch import launch_demo
+
+        return launch_demo(_demo_context)
     from pendo_tui.tui.launch import launch_path
 
-    return launch_path(args.config or default_config_path())
+    return launch_path(args.config)  # None: the platform's default, found by the app
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,10 +18,11 @@ import asyncio
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import work
@@ -31,7 +32,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
-from pendo_tui.config.model import Config
 from pendo_tui.tui.panes import INCOMING_MAX, PANE_IDS, PANES
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus, dotted
@@ -39,6 +39,9 @@ from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
 from pendo_tui.tui.widgets.help import HelpScreen, KeyList
+
+if TYPE_CHECKING:
+    from pendo_tui.config.model import Config
 
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
 
@@ -62,6 +65,8 @@ def _pane_bindings(pane: Pane) -> list[Binding]:
 
 def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
     """(Config, ConfigDocument | None) from what the caller gave."""
+    from pendo_tui.config.model import Config
+
     if isinstance(config, Config):
         return config, None
     if config is not None:  # a ConfigDocument
@@ -148,7 +153,7 @@ class PendoTuiApp(App[int]):
 
     def __init__(
         self,
-        config_path: Path | None = None,
+        config_path: Path | Callable[[], Path] | None = None,
         config: Any = None,
         secrets: Any = None,
         *,
@@ -157,16 +162,17 @@ class PendoTuiApp(App[int]):
         request_log: Any = None,
         export_dir: Path | None = None,
         check_on_start: bool = True,
+        context: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         super().__init__()
-        # first run: nothing given and no file yet (the welcome panel says where it goes)
-        self.first_run = (
-            not demo and config is None and config_path is not None and not config_path.exists()
-        )
-        cfg, doc = _load(config_path, config)
-        if secrets is None:
-            secrets = _KeyringSecrets(cfg.profile)
-        self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
+        self.first_run = False  # set by _build_state
+        self._init_args = (config_path, config, secrets, demo, sim_url)
+        self._start_context = context  # e.g. the demo's simulator: entered after the first paint
+        self._start_stack = ExitStack()
+        self.load_error: BaseException | None = None  # launch.py re-raises it after run()
+        self.state: AppState = None  # type: ignore[assignment]  # see _build_state
+        if config is not None:  # given ready-made (tests, scripts): nothing slow to do
+            self._build_state()
         # None until the first paint when not given: the engine's request log pulls in the
         # HTTP client, which the first screen does not need (start-up time)
         self.request_log = request_log
@@ -185,6 +191,33 @@ class PendoTuiApp(App[int]):
         if demo:
             self.sub_title = "demo (built-in simulator)"
 
+    def _build_state(self) -> None:
+        """Load the config (pydantic, the TOML file) or enter the demo context. Runs after
+        the first paint unless the config was given ready-made."""
+        config_path, config, secrets, demo, sim_url = self._init_args
+        if callable(config_path):  # the platform's default path, found now (start-up)
+            config_path = config_path()
+        # first run: nothing given and no file yet (the welcome panel says where it goes)
+        self.first_run = (
+            not demo
+            and self._start_context is None
+            and config is None
+            and config_path is not None
+            and not config_path.exists()
+        )
+        if self._start_context is not None:
+            ctx = self._start_stack.enter_context(self._start_context())
+            config_path, config, secrets = ctx.config_path, ctx.config, ctx.secrets
+            sim_url = getattr(getattr(ctx, "demo", None), "base_url", None)
+        cfg, doc = _load(config_path, config)
+        if secrets is None:
+            secrets = _KeyringSecrets(cfg.profile)
+        self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
+
+    def close_context(self) -> None:
+        """Stop what the context started (the demo's simulator and temporary store)."""
+        self._start_stack.close()
+
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -202,8 +235,10 @@ class PendoTuiApp(App[int]):
                 with Horizontal(id="topbar"):
                     yield ConnectionBadge(id="status-badge")
                     yield Static("", id="dirty-inline")
-                with ContentSwitcher(initial="connection", id="panes"):
-                    yield PANES[0].load()(id=PANES[0].id)
+                if self.state is not None:  # config given ready-made: its screen at once
+                    yield ContentSwitcher(PANES[0].load()(id=PANES[0].id), id="panes")
+                else:  # the config loads right after the first paint (start-up time)
+                    yield ContentSwitcher(Static("Loading…", id="loading"), id="panes")
         yield Footer(compact=True)
 
     @property
@@ -227,18 +262,43 @@ class PendoTuiApp(App[int]):
             self._switch(self._pending_pane, focus=self._pending_focus)
 
     def on_mount(self) -> None:
-        self._render_status()
-        self.config_changed()
         self.call_after_refresh(self._after_first_paint)
 
     async def _after_first_paint(self) -> None:
-        """What the first screen does not need waits until it is drawn (start-up time)."""
+        """Everything but the frame waits until the frame is drawn (start-up time): the
+        config and its model, the demo's simulator, the first screen, then the others."""
+        first_paint = time.time()
+        if self.state is None:
+            from pendo_tui.errors import PendoTuiError
+
+            try:
+                self._build_state()
+            except PendoTuiError as exc:  # e.g. a broken TOML file: the CLI prints it
+                self.load_error = exc
+                self._panes_ready = True
+                self.exit(exc.exit_code)
+                return
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if self.query("#loading"):
+            await switcher.mount(PANES[0].load()(id=PANES[0].id))
+            await self.query_one("#loading").remove()
+        switcher.current = PANES[0].id
+        self._render_status()
+        self.config_changed()
+        self.refresh_bindings()  # Save, Check, Help: enabled now that the config is in
+        if self.first_run:
+            self.query_one("#key").focus()  # the first thing to do: paste the key
+        self.call_after_refresh(self._after_first_screen, first_paint)
+
+    async def _after_first_screen(self, first_paint: float) -> None:
+        """Once the first screen is drawn: the keyring, the request log, the connection
+        check, then the other screens (each imports what it needs as it is built)."""
         if os.environ.get(EXIT_AFTER_PAINT):
-            self._exit_after_paint()
+            self._exit_after_paint(first_paint)
         self.state.secrets = _real_secrets(self.state.secrets)
         self.query_one("#connection", Pane).load_secrets()  # type: ignore[attr-defined]
-        if self.first_run or not self.state.secret(SECRET_INTEGRATION_KEY):
-            self.query_one("#key").focus()  # the first thing to do: paste the key
+        if not self.first_run and not self.state.secret(SECRET_INTEGRATION_KEY):
+            self.query_one("#key").focus()  # nothing works without the key: ask for it
         if self._own_request_log:
             self.request_log = _default_request_log()
         if self.request_log is not None:
@@ -268,8 +328,11 @@ class PendoTuiApp(App[int]):
             await asyncio.sleep(0.05)
         await super()._shutdown()
 
-    def _exit_after_paint(self) -> None:
-        Path(os.environ[EXIT_AFTER_PAINT]).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+    def _exit_after_paint(self, first_paint: float) -> None:
+        """bench/tui_start.py: the frame's paint time, then the first screen's."""
+        Path(os.environ[EXIT_AFTER_PAINT]).write_text(
+            f"{first_paint:.6f}\n{time.time():.6f}\n", encoding="utf-8"
+        )
         self.exit(0)
 
     def on_unmount(self) -> None:
@@ -304,7 +367,7 @@ class PendoTuiApp(App[int]):
         self._switch(pane_id, focus=True)
 
     def _switch(self, pane_id: str, *, focus: bool = False) -> None:
-        if not self._panes_ready and pane_id != PANES[0].id:
+        if not self._panes_ready:
             # shown (and focused) as soon as the panes are mounted
             # (the sidebar's Highlighted echo of an F-key must not drop its focus request)
             keep = self._pending_focus and self._pending_pane == pane_id
@@ -386,6 +449,8 @@ class PendoTuiApp(App[int]):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.state is None and action in ("save", "check_connection", "help", "show_pane"):
+            return False  # the config is still loading (a few ms after the first paint)
         if action == "toggle_menu":  # only small terminals fold the sidebar away
             return self.screen.has_class("-narrow") and not isinstance(self.screen, ModalScreen)
         return True
@@ -395,6 +460,8 @@ class PendoTuiApp(App[int]):
 
     # -- app-wide state ------------------------------------------------------------------
     def config_changed(self) -> None:
+        if self.state is None:
+            return
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
@@ -424,6 +491,8 @@ class PendoTuiApp(App[int]):
             )
 
     def _render_status(self) -> None:
+        if self.state is None:
+            return
         for screen in self.screen_stack:
             for badge in screen.query(ConnectionBadge):
                 badge.status = self.state.connection
@@ -484,7 +553,7 @@ class PendoTuiApp(App[int]):
         return True
 
     async def action_quit(self) -> None:
-        if not self.state.dirty:
+        if self.state is None or not self.state.dirty:
             self.exit(0)
             return
 

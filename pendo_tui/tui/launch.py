@@ -3,6 +3,8 @@ unless the UI is actually opened)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,35 @@ def launch(ctx: Any, demo: bool = False) -> int:
     return app.run() or 0
 
 
-def launch_path(path: Path) -> int:
-    """Open the app on a config file; a missing file starts a fresh config saved there."""
+def launch_demo(context: Callable[[], AbstractContextManager[Any]]) -> int:
+    """Open the app at once and enter ``context`` (the demo's simulator, config and
+    temporary store) right after the first paint; it is closed when the app exits."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    return PendoTuiApp(path).run() or 0
+    return _run(PendoTuiApp(demo=True, context=context))
+
+
+def launch_path(path: Path | None) -> int:
+    """Open the app on a config file (read right after the first paint; None: the
+    platform's default path); a missing file starts a fresh config saved there. A file
+    that cannot be read is raised as its PendoTuiError once the app has closed, for the
+    CLI to print."""
+    from pendo_tui.tui.app import PendoTuiApp
+
+    return _run(PendoTuiApp(path if path is not None else _default_path))
+
+
+def _default_path() -> Path:
+    from pendo_tui.config.toml_io import default_config_path
+
+    return default_config_path()
+
+
+def _run(app: Any) -> int:
+    try:
+        code = app.run()
+    finally:
+        app.close_context()
+    if app.load_error is not None:
+        raise app.load_error
+    return int(code or 0)

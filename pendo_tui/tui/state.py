@@ -13,11 +13,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # pydantic and the config model load after the first paint (start-up)
+    from pydantic import ValidationError
 
-from pendo_tui.config.model import Config
+    from pendo_tui.config.model import Config
 
 SECRET_INTEGRATION_KEY = "integration_key"
 SECRET_TRACK = "track_secret"
@@ -110,6 +111,10 @@ class AppState:
     # -- config --------------------------------------------------------------------------
     def propose(self, patch: dict[str, Any]) -> dict[str, str]:
         """Apply top-level sections in ``patch`` if the result validates; else return errors."""
+        from pydantic import ValidationError
+
+        from pendo_tui.config.model import Config
+
         data = self.config.model_dump()
         data.update(patch)
         try:

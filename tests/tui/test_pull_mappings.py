@@ -19,8 +19,10 @@ pytestmark = pytest.mark.anyio
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
     assert await wait_for(pilot, lambda: app.panes_ready and app.query_one("#pull").display)
+    await pilot.pause(0.1)  # laid out before the click (the panes mount after the first paint)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
+    await pilot.pause(0.1)  # composed before its fields are set
     editor = app.screen
     assert isinstance(editor, PullEditor)
     editor.query_one("#pe-kind", Select).value = kind

@@ -179,7 +179,10 @@ class RunPane(Pane):
 
     def update_banner(self) -> None:
         stale = getattr(self, "_stale", [])
-        banner = self.query_one("#resync-banner", Static)
+        banners = self.query("#resync-banner").results(Static)
+        banner = next(banners, None)
+        if banner is None:  # a late worker result while the app shuts down
+            return
         if stale:
             banner.update(
                 "⚠ Configuration changed — re-sync needed for "
