@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import logging
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -46,8 +48,16 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ``UsageError`` instead of exiting, so a bad flag still gets
+    one line (and one JSON object under --json) like every other usage error."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{message}", f"Run {self.prog} --help for the flags.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pendo-tui",
         description=(
             "Pull Pendo usage into a database you own, push warehouse rows back into Pendo. "
@@ -163,25 +173,43 @@ def _demo_context() -> Iterator[Context]:
         yield Context(config=config, config_path=None, secrets=demo_secrets(), demo=sim)
 
 
-def _print_error(err: BaseException, debug: bool) -> None:
+def _print_error(err: BaseException, debug: bool, as_json: bool = False) -> None:
     if debug:
         import traceback
 
         traceback.print_exception(err, file=sys.stderr)
     if isinstance(err, PendoTuiError):
-        print(f"pendo-tui: {err.message}", file=sys.stderr)
-        if err.hint:
-            print(f"  {err.hint}", file=sys.stderr)
+        message, hint, code = err.message, err.hint, err.exit_code
     else:
-        print(f"pendo-tui: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
-        if not debug:
-            print("  Rerun with --debug for the traceback, and please report it.", file=sys.stderr)
+        message = f"unexpected error: {type(err).__name__}: {err}"
+        hint = None if debug else "Rerun with --debug for the traceback, and please report it."
+        code = 1
+    print(f"pendo-tui: {message}", file=sys.stderr)
+    if hint:
+        print(f"  {hint}", file=sys.stderr)
+    if as_json:  # --json promises exactly one JSON object on stdout, failures included
+        print(json.dumps(error_summary(message, hint, code, err), indent=2))
+
+
+def error_summary(message: str, hint: str | None, code: int, err: BaseException) -> dict[str, Any]:
+    """The --json object of a run or check that failed before it could start."""
+    return {
+        "run_id": None,
+        "status": "failed",
+        "error": message,
+        "hint": hint,
+        "error_type": getattr(err, "title", type(err).__name__),
+        "exit_code": code,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    debug = "--debug" in argv
+    _configure_logging(debug)
     try:
+        args = build_parser().parse_args(argv)
         _validate_args(args)
         if not (args.sync or args.resync_all or args.check):
             return _open_tui(args)
@@ -201,14 +229,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 debug=args.debug,
             )
     except PendoTuiError as err:
-        _print_error(err, args.debug)
+        _print_error(err, debug, as_json)
         return err.exit_code
     except KeyboardInterrupt:
         print("pendo-tui: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # the last line of defence: one line, not a traceback
-        _print_error(err, args.debug)
+        _print_error(err, debug, as_json)
         return 1
+
+
+def _configure_logging(debug: bool) -> None:
+    """stderr carries our words only: pendo-tui's own log lines (one per retry, …) as
+    ``pendo-tui: …``; libraries' records (database drivers, the HTTP server of --demo) only
+    with --debug. Without a root handler Python would print them raw (its last resort)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
+    ours = logging.getLogger("pendo_tui")
+    if not any(getattr(h, "_pendo_tui", False) for h in ours.handlers):
+        handler = logging.StreamHandler()  # resolves sys.stderr at each write
+        handler.setFormatter(logging.Formatter("pendo-tui: %(message)s"))
+        handler._pendo_tui = True  # type: ignore[attr-defined]
+        ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if debug else logging.INFO)
+    ours.propagate = False
+    if debug and not any(isinstance(h, logging.StreamHandler) for h in root.handlers):
+        noisy = logging.StreamHandler()
+        noisy.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+        root.addHandler(noisy)
+        root.setLevel(logging.WARNING)
 
 
 def _open_tui(args: argparse.Namespace) -> int:

@@ -125,26 +125,79 @@ class _progress_printer:
 
 
 def _print_summary(s: RunSummary) -> None:
+    """Plain text for a terminal or a cron log: what ran, what was skipped or rejected and
+    why (with examples), warnings, and — always — why a run failed (also on stderr)."""
     head = f"Run {s.run_id}" if s.run_id is not None else "Dry run"
     print(f"{head}: {s.status} ({s.kind})")
+    for old in s.interrupted_runs:
+        in_flight = ", ".join(old.get("in_flight") or []) or "nothing yet"
+        print(
+            f"  note: run {old['run_id']} ({old.get('kind')}, started {old.get('started_at')}) "
+            f"never finished — marked interrupted; it had in flight: {in_flight}"
+        )
     for item in s.items:
-        counts = ", ".join(
-            f"{k} {v}" for k, v in item.items()
-            if k not in ("type", "name", "status", "error") and isinstance(v, int | float)
-        )  # fmt: skip
-        print(f"  {item['type']:<4} {item['name']}: {item['status']}  {counts}")
-        for key in ("skipped", "rejected_reasons", "warnings"):
-            if isinstance(item.get(key), dict) and item[key]:
-                reasons = ", ".join(f"{r}: {n}" for r, n in item[key].items())
-                print(f"       {key}: {reasons}")
-        if item.get("error"):
-            print(f"       error: {item['error']}")
+        _print_item(item)
     if s.identity_preview:
         _print_identity_preview(s.identity_preview)
-    if s.error and s.status != "failed":
-        print(f"  {s.error}")
     for problem in s.alerts:
         print(f"  alert: {problem}")
+    if s.error:
+        text = s.error.replace("\n", "\n    ")
+        print(f"  {text}" if s.status != "failed" else f"  failed: {text}")
+        if s.exit_code != ExitCode.OK:
+            print(f"pendo-tui: {s.error}", file=sys.stderr)
+
+
+# Item keys printed on their own lines, not in the one-line counts.
+_DETAIL_KEYS = {"type", "name", "status", "error", "skipped", "skipped_examples",
+                "rejected_reasons", "warnings"}  # fmt: skip
+
+
+def _print_item(item: dict[str, Any]) -> None:
+    counts = ", ".join(
+        f"{k} {v}" for k, v in item.items()
+        if k not in _DETAIL_KEYS and isinstance(v, int | float) and not isinstance(v, bool)
+    )  # fmt: skip
+    print(f"  {item['type']:<4} {item['name']}: {item['status']}  {counts}".rstrip())
+    if isinstance(item.get("writes"), str):  # a dry run's plan: the window and what it writes
+        window = f"{item['first_day']} to {item['last_day']}: " if item.get("first_day") else ""
+        print(f"       {window}{item['writes']}")
+    for line in detail_lines(item):
+        print(f"       {line}")
+    if item.get("error"):
+        print(f"       error: {item['error']}")
+
+
+def detail_lines(item: dict[str, Any]) -> list[str]:
+    """Skip reasons and rejection reasons with examples, then warnings, one line each."""
+    lines: list[str] = []
+    skipped, examples = item.get("skipped"), item.get("skipped_examples") or {}
+    if isinstance(skipped, dict):
+        for reason, n in skipped.items():
+            lines.append(f"skipped {reason}: {n}{_examples(examples.get(reason))}")
+    elif isinstance(skipped, int) and skipped:
+        lines.append(f"skipped: {skipped}")
+    rejected = item.get("rejected_reasons")
+    if isinstance(rejected, dict):
+        for reason, info in rejected.items():
+            if isinstance(info, dict):
+                lines.append(
+                    f"rejected {reason}: {info.get('count', 0)}{_examples(info.get('examples'))}"
+                )
+            else:
+                lines.append(f"rejected {reason}: {info}")
+    warnings = item.get("warnings")
+    if isinstance(warnings, dict):  # older summaries stored {name: text}
+        warnings = list(warnings.values())
+    for warning in warnings or []:
+        lines.append(f"warning: {warning}")
+    return lines
+
+
+def _examples(values: Any) -> str:
+    if not values:
+        return ""
+    return " (e.g. " + ", ".join(str(v) for v in list(values)[:3]) + ")"
 
 
 def _print_identity_preview(p: dict[str, Any]) -> None:
@@ -156,3 +209,5 @@ def _print_identity_preview(p: dict[str, Any]) -> None:
     for reason, n in p["skipped"].items():
         examples = ", ".join(p["examples"].get(f"skipped:{reason}", []))
         print(f"       skipped {reason}: {n}" + (f" (e.g. {examples})" if examples else ""))
+    for warning in p.get("warnings") or []:
+        print(f"       warning: {warning}")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pendo_tui.config.model import AlertSettings
+from pendo_tui.config.model import AlertSettings, PullMapping
 from pendo_tui.config.secrets import StaticSecrets
 from pendo_tui.errors import ExitCode, LockHeldError
 from pendo_tui.pendo.requestlog import RequestLog
@@ -146,3 +146,34 @@ def test_dry_run_writes_nothing(sim: Simulator, store_url: str) -> None:
         assert conn.execute(select(schema.end_users)).all() == []
         assert conn.execute(select(schema.companies)).all() == []
     store.close()
+
+
+def test_warnings_reach_the_json_summary_exit_code_unchanged(
+    sim: Simulator, store_url: str
+) -> None:
+    """A visitor-level report (end-user metrics) with auto-create off fetches rows and
+    writes none: the item's ``warnings`` say how many, why and what to change; the exit
+    code stays 0."""
+    base = _config(sim, store_url)
+    report = sim.dataset.find("reports", "Visitor activity - last 30 days")
+    mapping = PullMapping(
+        name="visitors", kind="report", id=report["id"], columns={"numEvents": "Events"}
+    )
+    identity = base.identity.model_copy(update={"auto_create_end_users": False})
+    cfg = base.model_copy(update={"pull": [mapping], "push": [], "identity": identity})
+    summary = run(cfg, SECRETS)
+    assert (summary.status, summary.exit_code) == ("ok", ExitCode.OK)
+    item = json.loads(json.dumps(summary.to_dict()))["items"][0]
+    assert item["rows_fetched"] > 0 and item["rows_written"] == 0
+    assert item["warnings"][0] == f"{item['rows_fetched']} rows fetched but nothing written"
+    assert any("identity.auto_create_end_users" in w for w in item["warnings"])
+    assert len(item["skipped_examples"]["auto_create_off"]) == 3
+    store = open_store(store_url)
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(schema.runs.c.summary)).scalar_one()
+    store.close()
+    assert stored["items"][0]["warnings"] == item["warnings"]
+
+    planned = run(cfg, SECRETS, kind="resync_all", dry_run=True).to_dict()  # cursor is current
+    assert any("would be skipped" in w for w in planned["items"][0]["warnings"])
+    assert any("would get no end user" in w for w in planned["identity_preview"]["warnings"])

@@ -9,6 +9,7 @@ streamed call is retried only before its first row reached the caller.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.request
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 import httpx
 import stamina
+import stamina.instrumentation
 
 from pendo_tui.pendo.errormap import ErrorMapper, describe
 from pendo_tui.pendo.errors import MalformedResponseError, NetworkError, PendoError
@@ -29,6 +31,19 @@ KEY_HEADER = "x-pendo-integration-key"
 _END = object()
 # A non-idempotent call (track) may be re-sent only when the first try surely did nothing.
 _SAFE_RESEND_STATUSES = frozenset({429, 502, 503, 504})
+
+# stamina's own hook logs a bare "stamina.retry_scheduled" record per retry; we say what is
+# retried and why ourselves (``_announce_retry``), through the ``pendo_tui`` logger.
+stamina.instrumentation.set_on_retry_hooks([])
+_retry_log = logging.getLogger("pendo_tui.retry")
+
+
+def _announce_retry(call: Call, exc: Exception, wait: float | None) -> None:
+    """One line per retry: the call, what went wrong, and Pendo's Retry-After if any."""
+    reason = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200]
+    path = httpx.URL(call.url).path
+    after = f"; waiting {wait:.0f} s as Pendo asked (Retry-After)" if wait else ""
+    _retry_log.warning("retrying %s %s: %s%s", call.method, path, reason, after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +234,7 @@ class Transport:
                 return False
             wait = getattr(exc, "retry_after", None)
             if wait is None:
+                _announce_retry(call, exc, None)
                 return True
             if budget > 0 and time.monotonic() - started + wait > budget:
                 exc.hint = (
@@ -226,6 +242,7 @@ class Transport:
                     f"the retry budget ([pendo] max_retry_seconds = {budget:.0f}). Retry later."
                 )
                 return False
+            _announce_retry(call, exc, float(wait))
             return float(wait)
 
         return hook

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import signal
-import time
+import sys
+import threading
 from types import FrameType
 
 from pendo_tui.sim.dataset import DEFAULT_NOW, Dataset
 from pendo_tui.sim.demo import DEMO_TIMEZONE, current_hour
 from pendo_tui.sim.server import Simulator
 
+_STOP = threading.Event()
+
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM (e.g. Popen.terminate) stops as cleanly as Ctrl-C
+    # Ctrl-C and SIGTERM (e.g. Popen.terminate) only set a flag: a signal landing while the
+    # banner prints or the server starts can then never skip the clean stop below.
+    _STOP.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,18 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Dataset(seed=args.seed, now=now, timezone=DEMO_TIMEZONE, scale=args.scale)
     sim = Simulator(dataset, port=args.port)
     signal.signal(signal.SIGTERM, _stop)
-    url = sim.start()
-    print(f"Pendo simulator listening on {url}", flush=True)
-    print(f"  read-only integration key : {sim.keys.read}")
-    print(f"  read-write integration key: {sim.keys.write}")
-    print(f"  track secret (app -323232): {sim.keys.track}")
-    print(f"  data: seed {args.seed}, now {now.isoformat()}, timezone {dataset.timezone}")
-    print("Admin API: GET /_sim/state, POST /_sim/faults, POST /_sim/reset. Ctrl-C stops.")
+    signal.signal(signal.SIGINT, _stop)
     try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        url = sim.start()
+        print(f"Pendo simulator listening on {url}")
+        print(f"  read-only integration key : {sim.keys.read}")
+        print(f"  read-write integration key: {sim.keys.write}")
+        print(f"  track secret (app -323232): {sim.keys.track}")
+        print(f"  data: seed {args.seed}, now {now.isoformat()}, timezone {dataset.timezone}")
+        print("Admin API: GET /_sim/state, POST /_sim/faults, POST /_sim/reset. Ctrl-C stops.")
+        sys.stdout.flush()
+        while not _STOP.wait(1.0):
+            pass
     finally:
         sim.stop()
     return 0

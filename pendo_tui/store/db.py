@@ -31,7 +31,7 @@ from pendo_tui.errors import StoreError
 
 from . import lock as _lock
 from . import schema
-from .migrations import ensure_schema
+from .migrations import current_version, ensure_schema
 from .upsert import dedupe, upsert_postgresql, upsert_sqlite
 from .urls import StoreUrl, default_store_url, parse_store_url
 
@@ -145,9 +145,9 @@ class Store:
             return _lock.advisory_lock(self.engine, store_label=self.label, name=name)
         if self.path is None:
             return _lock.memory_lock(self, store_label=self.label, name=name)
-        suffix = ".lock" if name == "run" else f".{name}.lock"
-        lock_path = self.path.with_name(self.path.name + suffix)
-        return _lock.file_lock(lock_path, store_label=self.label, name=name)
+        return _lock.file_lock(
+            _lock.lock_file_for(self.path, name), store_label=self.label, name=name
+        )
 
     def schema_version(self) -> int:
         with self.connect() as conn:
@@ -183,10 +183,41 @@ def open_store(url: str | None = None) -> Store:
     return store
 
 
+def open_existing_store(url: str | None = None) -> Store | None:
+    """Open the store at ``url`` only if it already exists, creating and migrating nothing
+    (no file, folder, table or schema step): for dry runs, which must leave no trace.
+    ``None`` when there is no store there yet (a missing file, an empty database)."""
+    parsed = parse_store_url(url)
+    if parsed.dialect == "sqlite":
+        if parsed.sqlite_path is None or not parsed.sqlite_path.is_file():
+            return None
+        engine = _sqlite_engine(parsed, prepare=False)
+    else:
+        engine = _pg_engine(parsed)
+    try:
+        with engine.connect() as conn:
+            found = current_version(conn)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise translate_error(exc, parsed) from exc
+    if found is None:
+        engine.dispose()
+        return None
+    if found > schema.SCHEMA_VERSION:
+        engine.dispose()
+        raise StoreError(
+            f"The {parsed.label} is at schema version {found}, newer than this pendo-tui "
+            f"understands (version {schema.SCHEMA_VERSION}).",
+            hint="Upgrade pendo-tui (pip install -U pendo-tui) on this machine, "
+            "or point [store] url at another store.",
+        )
+    return Store(parsed, engine)
+
+
 # -- engines ---------------------------------------------------------------------------
 
 
-def _sqlite_engine(parsed: StoreUrl) -> Engine:
+def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True) -> Engine:
     path = parsed.sqlite_path
     if path is None:
         # One shared connection: every new connection to :memory: would be a new database.
@@ -194,7 +225,8 @@ def _sqlite_engine(parsed: StoreUrl) -> Engine:
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
     else:
-        _prepare_sqlite_file(path)
+        if prepare:
+            _prepare_sqlite_file(path)
         engine = create_engine(parsed.url.set(database=str(path)))
 
     @event.listens_for(engine, "connect")

@@ -1,9 +1,14 @@
 """One run at a time per store.
 
-SQLite: ``fcntl.flock`` on ``<db>.lock``. The kernel drops the lock when the holder dies,
+SQLite: ``fcntl.flock`` on ``<db>.lock`` beside the database's real file: symlinks, ``./``,
+``..`` and relative spellings all resolve to one path, so they all meet the same lock. (The
+lock is not on the database file itself: SQLite's own POSIX locks are dropped whenever any
+descriptor of the file closes in the process.) The kernel drops the lock when the holder dies,
 so a crashed run never leaves a stale lock behind. PostgreSQL: a session-level advisory
 lock held on a dedicated connection for the run; it also dies with its session, and it
-covers every machine that points at the same database, not only this one.
+covers every machine that points at the same database, not only this one. Its key depends
+only on the lock name and PostgreSQL scopes advisory locks to the database, so every
+spelling of the URL (host alias, ``postgres://``, extra options) meets the same lock.
 Both are try-locks: a second run fails at once with ``LockHeldError`` instead of queueing.
 """
 
@@ -29,6 +34,14 @@ def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a lock name (same in every process)."""
     digest = hashlib.blake2b(f"pendo-tui:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_file_for(db_path: Path, name: str = "run") -> Path:
+    """The lock file of a SQLite store: beside the database's real file (symlinks and
+    relative spellings resolved), so one store has one lock however its URL names it."""
+    real = db_path.expanduser().resolve()
+    suffix = ".lock" if name == "run" else f".{name}.lock"
+    return real.with_name(real.name + suffix)
 
 
 def _held_error(store_label: str, name: str, holder: str | None, how: str) -> LockHeldError:

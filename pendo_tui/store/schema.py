@@ -113,7 +113,7 @@ runs = Table(
     Column("mappings", JSON),  # list of mapping/sync names the run covered
     Column("started_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime()),
-    Column("status", String(16), nullable=False),  # running | ok | failed | rejected
+    Column("status", String(16), nullable=False),  # running | ok | failed | rejected | interrupted
     Column("summary", JSON),
     Column("error", Text),
 )

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from pendo_tui.errors import ExitCode, LockHeldError
-from pendo_tui.store.db import Store
+from pendo_tui.store.db import Store, open_store
 
 # Holds the run lock until its stdin closes; says "locked" once it has it.
 HOLDER = """
@@ -118,3 +120,71 @@ def test_lock_of_a_killed_run_is_released(store: Store, store_url: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def _sqlite_spellings(tmp_path: Path) -> tuple[str, list[str]]:
+    """A store's canonical URL and other URLs naming the same file: through a file symlink,
+    a folder symlink, ``..`` and ``./`` segments, and a path relative to the working dir."""
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    (tmp_path / "link.db").symlink_to(real_dir / "pendo.db")
+    (tmp_path / "linkdir").symlink_to(real_dir, target_is_directory=True)
+    canonical = f"sqlite:///{real_dir / 'pendo.db'}"
+    return canonical, [
+        f"sqlite:///{tmp_path / 'link.db'}",
+        f"sqlite:///{tmp_path / 'linkdir' / 'pendo.db'}",
+        f"sqlite:///{real_dir / '..' / 'real' / '.' / 'pendo.db'}",
+        "sqlite:///real/pendo.db",  # relative to the working directory (tmp_path)
+        "sqlite:///./real/../real/pendo.db",
+    ]
+
+
+def test_sqlite_lock_meets_every_spelling_of_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    canonical, others = _sqlite_spellings(tmp_path)
+    with open_store(canonical) as first, first.lock():
+        for url in others:
+            with open_store(url) as second:
+                _try_lock(second)
+    for url in others:  # and the other way round: any spelling first blocks the canonical
+        with open_store(url) as first, first.lock(), open_store(canonical) as second:
+            _try_lock(second)
+
+
+def test_sqlite_symlinked_store_is_locked_across_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    canonical, others = _sqlite_spellings(tmp_path)
+    open_store(canonical).close()
+    holder = _start_holder(canonical)
+    try:
+        for url in others:
+            trier = subprocess.run(
+                [sys.executable, "-c", TRIER, url],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=tmp_path,
+            )
+            assert trier.returncode == ExitCode.LOCKED, (url, trier.stdout, trier.stderr)
+    finally:
+        holder.communicate(timeout=30)
+
+
+@pytest.mark.postgres
+def test_postgres_lock_meets_every_spelling_of_the_url(fresh_pg_url: str) -> None:
+    url = make_url(fresh_pg_url)
+    host = url.host or "127.0.0.1"
+    spellings = [
+        url.set(drivername="postgres"),
+        url.set(drivername="postgresql"),
+        url.set(host="localhost" if host == "127.0.0.1" else host),
+        url.set(query={"application_name": "another-spelling"}),
+    ]
+    with open_store(fresh_pg_url) as first, first.lock():
+        for other in spellings:
+            with open_store(other.render_as_string(hide_password=False)) as second:
+                _try_lock(second)

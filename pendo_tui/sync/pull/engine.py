@@ -12,6 +12,7 @@ a re-read upserts on natural keys, so rerunning a sync gives the same store.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,16 +26,15 @@ from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.store import schema
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.pull.companies import company_rows, refresh_companies
+from pendo_tui.sync.pull import notices
 from pendo_tui.sync.pull import pipelines as pp
 from pendo_tui.sync.pull import stage as st
+from pendo_tui.sync.pull.companies import company_rows, refresh_companies
 from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
 from pendo_tui.sync.pull.identity import (
     CREATED,
     MATCHED_EMAIL,
     MATCHED_ID,
-    SKIP_COMPANY_NOT_FOUND,
-    SKIP_NULL_KEY,
     SKIPPED,
     Decision,
     EndUser,
@@ -43,6 +43,7 @@ from pendo_tui.sync.pull.identity import (
     visitor_facts,
 )
 from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
+from pendo_tui.sync.pull.placement import Placement, place_account, place_visitor
 from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility, report_level
 from pendo_tui.sync.windows import SyncWindow, day_of_ms, day_start_ms, today_in, window_for
 
@@ -74,6 +75,8 @@ class PullResult:
     users_created: int = 0
     users_updated: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # reason → distinct visitors/ids
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason → ≤3 ids
+    warnings: list[str] = field(default_factory=list)  # no silent zeros (notices.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +91,8 @@ class _Job:
     result: PullResult
     skipped: dict[str, set[str]] = field(default_factory=dict)
     user_visitor: dict[int, str] = field(default_factory=dict)  # bounded by end users
+    seen: set[str] = field(default_factory=set)  # distinct visitors (or accounts) placed or not
+    unit: str = "visitors"  # what `seen` counts, for the warnings
     merge: bool = False  # two visitors reached one end user: activity keys may repeat
 
     def skip(self, reason: str, key: str | None) -> None:
@@ -132,6 +137,7 @@ class PullEngine:
         self._visitor_meta: dict[str, dict[str, Any]] | None = None
         self._companies_done = False
         self._reports: list[dict[str, Any]] | None = None
+        self._source_companies: set[str] | None = None
         self._created_by: dict[int, str] = {}
 
     # -- public API ---------------------------------------------------------------------
@@ -183,7 +189,52 @@ class PullEngine:
             "calls": calls,
             "writes": writes if days else "nothing (up to date)",
             "resync": resync,
+            "warnings": self.preview_warnings(mapping) if days else [],
         }
+
+    def preview_warnings(self, mapping: PullMapping) -> list[str]:
+        """Dry run: warnings when most of Pendo's visitors would be dropped by this mapping
+        (the placement rule applied to every visitor; reads, writes nothing)."""
+        skipped, total = self.preview_placement(mapping)
+        return notices.preview_warnings(self.config, mapping, skipped, total)
+
+    def preview_placement(self, mapping: PullMapping) -> tuple[dict[str, int], int]:
+        """(visitors that would be dropped by reason, visitors) for one mapping."""
+        target, activities, identify = mapping.object, mapping.kind in ("page", "feature"), True
+        if mapping.kind == "pes":
+            target, identify = "company", False
+        elif mapping.kind == "report":
+            try:
+                account = report_level(self._report(mapping.id or "")) == "account"
+            except ConfigError:
+                return {}, 0  # an unknown report is the id check's to report
+            target = "company" if account else "end_user"
+        index = self._preview_index()
+        skipped: Counter[str] = Counter()
+        visitors = self._visitors()
+        for vid, meta in visitors.items():
+            account = (meta.get("auto") or {}).get("accountid") or None
+            facts = visitor_facts(
+                self.config.identity, {"visitorId": vid, "accountId": account}, meta
+            )
+            decision = index.decide(facts, mapping.auto_create_users) if identify else None
+            where = place_visitor(target, facts, decision, index.companies, activities=activities)
+            if where.dropped is not None:
+                skipped[where.dropped] += 1
+        return dict(skipped), len(visitors)
+
+    def _preview_index(self) -> IdentityIndex:
+        """The store's end users and companies, plus (before the first run's refresh) the
+        companies source's — read once per engine, written nowhere."""
+        index = self._load_index()
+        if not self._companies_done:
+            if self._source_companies is None:
+                self._source_companies = {
+                    r["external_id"]
+                    for r in retrying(lambda: list(company_rows(self.config, self.client)))
+                }
+            index.companies |= self._source_companies
+        return index
 
     def check_fingerprints(self, mappings: Iterable[PullMapping]) -> list[str]:
         """Names of mappings whose stored fingerprint no longer matches the config."""
@@ -198,12 +249,7 @@ class PullEngine:
         self, sample: int | None = None, mapping: PullMapping | None = None
     ) -> dict[str, Any]:
         """How Pendo's visitors would be matched, created or skipped — writes nothing."""
-        index = self._load_index()
-        if not self._companies_done:  # first run: the source's companies, read not written
-            index.companies |= {
-                r["external_id"]
-                for r in retrying(lambda: list(company_rows(self.config, self.client)))
-            }
+        index = self._preview_index()  # first run: the source's companies, read not written
         auto = bool(mapping and mapping.auto_create_users)
         counts: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}
@@ -220,13 +266,15 @@ class PullEngine:
             if len(ex) < PREVIEW_EXAMPLES:
                 ex.append(vid)
         skipped = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("skipped:")}
+        total = sum(counts.values())
         return {
-            "visitors": sum(counts.values()),
+            "visitors": total,
             "matched_by_email": counts[MATCHED_EMAIL],
             "matched_by_id": counts[MATCHED_ID],
             "would_create": counts[CREATED],
-            "skipped": skipped,
+            "skipped": skipped,  # no end user (placement may still count them: warnings)
             "examples": examples,
+            "warnings": notices.identity_preview_warnings(self.config, skipped, total),
         }
 
     def prepare(self) -> None:
@@ -279,6 +327,7 @@ class PullEngine:
                 conn.rollback()
                 st.drop_stage(conn)
         for job in jobs:
+            self._warn(job)
             emit(
                 self.progress,
                 ProgressEvent(job.mapping.name, "done", job.result.days, job.result.days),
@@ -297,6 +346,22 @@ class PullEngine:
         }
         fetchers[job.mapping.kind](conn, job, index)
         job.result.skipped = {r: len(keys) for r, keys in sorted(job.skipped.items())}
+        job.result.skipped_examples = {
+            r: sorted(k for k in keys if k)[: notices.EXAMPLES]
+            for r, keys in sorted(job.skipped.items())
+        }
+
+    def _warn(self, job: _Job) -> None:
+        res = job.result
+        res.warnings = notices.run_warnings(
+            self.config,
+            job.mapping,
+            rows_fetched=res.rows_fetched,
+            rows_written=res.rows_written,
+            skipped=res.skipped,
+            seen=len(job.seen),
+            unit=job.unit,
+        )
 
     def _stream(self, job: _Job, steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         job.result.calls += 1
@@ -327,39 +392,45 @@ class PullEngine:
 
     # -- identity -----------------------------------------------------------------------
 
-    def _decide(
+    def _place(
         self,
         job: _Job,
         index: IdentityIndex,
-        cache: dict[str, tuple[Decision, VisitorFacts]],
+        cache: dict[str, tuple[Placement, VisitorFacts]],
         row: dict[str, Any],
-    ) -> tuple[Decision, VisitorFacts]:
+        target: str | None = None,
+        activities: bool = False,
+        identify: bool = True,
+    ) -> tuple[Placement, VisitorFacts]:
+        """The visitor's placement for this mapping (``placement.place_visitor``), decided
+        once per visitor; a dropped visitor is counted once per reason."""
         vid = row.get("visitorId")
         key = str(vid) if vid is not None else ""
         hit = cache.get(key)
         if hit is None:
-            meta = self._visitors().get(key)
-            facts = visitor_facts(self.config.identity, row, meta)
-            decision = index.decide(facts, job.mapping.auto_create_users)
-            if decision.outcome == CREATED and decision.end_user is not None:
-                self._created_by[decision.end_user.id] = job.mapping.name
-            if decision.updates:
-                job.result.users_updated += 1
-            hit = cache[key] = (decision, facts)
-            user = decision.end_user
-            if user is not None and job.user_visitor.setdefault(user.id, key) != key:
-                job.merge = True
-        if hit[0].outcome == SKIPPED:
-            job.skip(hit[0].reason or "unknown", key)
+            facts = visitor_facts(self.config.identity, row, self._visitors().get(key))
+            decision = self._decide(job, index, facts, key) if identify else None
+            where = place_visitor(
+                target or job.mapping.object, facts, decision, index.companies,
+                activities=activities,
+            )  # fmt: skip
+            hit = cache[key] = (where, facts)
+            job.seen.add(key)
+        if hit[0].dropped is not None:
+            job.skip(hit[0].dropped, key)
         return hit
 
-    def _object_id(self, job: _Job, decision: Decision, facts: VisitorFacts) -> str | None:
-        obj = job.mapping.object
-        if obj == "company":
-            return facts.company_id
-        if obj == "end_user":
-            return decision.end_user.object_id if decision.end_user else None
-        return facts.asset_id if obj == "asset" else facts.project_id
+    def _decide(self, job: _Job, index: IdentityIndex, facts: VisitorFacts, key: str) -> Decision:
+        """The end-user part: match, create (auto-create) or none."""
+        decision = index.decide(facts, job.mapping.auto_create_users)
+        if decision.outcome == CREATED and decision.end_user is not None:
+            self._created_by[decision.end_user.id] = job.mapping.name
+        if decision.updates:
+            job.result.users_updated += 1
+        user = decision.end_user
+        if user is not None and job.user_visitor.setdefault(user.id, key) != key:
+            job.merge = True
+        return decision
 
     def _metric_key(self, mapping: PullMapping, name: str, app: Any) -> tuple[str, str]:
         if not mapping.multi_app or app is None:
@@ -372,7 +443,7 @@ class PullEngine:
     def _fetch_usage(self, conn: Connection, job: _Job, index: IdentityIndex) -> None:
         m = job.mapping
         writer = st.StageWriter(conn, st.stage_activity)
-        cache: dict[str, tuple[Decision, VisitorFacts]] = {}
+        cache: dict[str, tuple[Placement, VisitorFacts]] = {}
 
         days: dict[Any, tuple[date, Any]] = {}  # bucket ms → (day, staged value): few keys
         app_keys: dict[Any, tuple[str, str, str]] = {}  # appId → (app_id, metric, series)
@@ -388,10 +459,10 @@ class PullEngine:
                     hit = days[ms] = (d, writer.day_value(d))
                 if hit[0] not in sub:
                     continue
-                decision, facts = self._decide(job, index, cache, row)
-                user = decision.end_user
-                if user is None:
+                where, facts = self._place(job, index, cache, row, activities=True)
+                if where.dropped is not None:
                     continue
+                user = where.end_user
                 app = row.get("appId")
                 keys = app_keys.get(app)
                 if keys is None:
@@ -405,13 +476,13 @@ class PullEngine:
                 writer.add_values(
                     (
                         m.name,
-                        user.id,
+                        user.id if user is not None else None,  # None: metric only
                         keys[0],
                         hit[1],
-                        facts.company_id or user.company_external_id,
+                        facts.company_id or (user.company_external_id if user else None),
                         int(events or 0),
                         int(minutes or 0),
-                        self._object_id(job, decision, facts),
+                        where.object_id,
                         keys[1],
                         keys[2],
                     )
@@ -455,7 +526,7 @@ class PullEngine:
         job.window = SyncWindow(day, day)
         job.result.first_day, job.result.days = day.isoformat(), 1
         writer = st.StageWriter(conn, st.stage_metric)
-        cache: dict[str, tuple[Decision, VisitorFacts]] = {}
+        cache: dict[str, tuple[Placement, VisitorFacts]] = {}
 
         def read(_: SyncWindow) -> None:
             job.result.calls += 1
@@ -469,7 +540,7 @@ class PullEngine:
         self,
         job: _Job,
         index: IdentityIndex,
-        cache: dict[str, tuple[Decision, VisitorFacts]],
+        cache: dict[str, tuple[Placement, VisitorFacts]],
         writer: st.StageWriter,
         row: dict[str, Any],
         account: bool,
@@ -477,18 +548,12 @@ class PullEngine:
     ) -> None:
         m = job.mapping
         if account:
-            object_id = row.get("accountId")
-            if not object_id:
-                job.skip(SKIP_NULL_KEY, None)
-                return
-            if object_id not in index.companies:
-                job.skip(SKIP_COMPANY_NOT_FOUND, str(object_id))
-                return
+            where = self._place_account(job, index, row.get("accountId"))
         else:
-            decision, _ = self._decide(job, index, cache, row)
-            if decision.end_user is None:
-                return
-            object_id = decision.end_user.object_id
+            where, _ = self._place(job, index, cache, row, target="end_user")
+        object_id = where.object_id
+        if object_id is None:
+            return
         for column, metric in m.columns.items():
             value = row.get(column)
             if is_number(value):
@@ -516,7 +581,7 @@ class PullEngine:
                 "Fix the pipeline JSON in the config (or in the TUI's aggregation editor).",
             )
         writer = st.StageWriter(conn, st.stage_metric)
-        cache: dict[str, tuple[Decision, VisitorFacts]] = {}
+        cache: dict[str, tuple[Placement, VisitorFacts]] = {}
         per_day = pp.has_time_series(steps)
         if not per_day:  # a snapshot pipeline: its values are recorded for yesterday
             job.window = SyncWindow(job.window.last_day, job.window.last_day)
@@ -553,19 +618,22 @@ class PullEngine:
         self,
         job: _Job,
         index: IdentityIndex,
-        cache: dict[str, tuple[Decision, VisitorFacts]],
+        cache: dict[str, tuple[Placement, VisitorFacts]],
         row: dict[str, Any],
     ) -> str | None:
         if job.mapping.object == "company" and "visitorId" not in row:
-            account = row.get("accountId")
-            if not account:
-                job.skip(SKIP_NULL_KEY, None)
-                return None
-            return str(account)
-        decision, facts = self._decide(job, index, cache, row)
-        if decision.end_user is None:
-            return None
-        return self._object_id(job, decision, facts)
+            return self._place_account(job, index, row.get("accountId")).object_id
+        return self._place(job, index, cache, row)[0].object_id
+
+    def _place_account(self, job: _Job, index: IdentityIndex, account: Any) -> Placement:
+        """A row naming an account but no visitor (account report / aggregation rows)."""
+        where = place_account(account, index.companies)
+        key = str(account) if account not in (None, "") else ""
+        job.seen.add(key)
+        job.unit = "accounts"
+        if where.dropped is not None:
+            job.skip(where.dropped, key)
+        return where
 
     # -- PES ----------------------------------------------------------------------------
 
@@ -582,17 +650,19 @@ class PullEngine:
             job.window.first_day - timedelta(days=HISTORY_DAYS - 1), job.window.last_day
         )
         chunks = list(history.chunks(self.max_call_days))
+        cache: dict[str, tuple[Placement, VisitorFacts]] = {}
+        read = functools.partial(self._pes_read, job, index, cache, inputs)
         for i, sub in enumerate(chunks):
             emit(self.progress, ProgressEvent(m.name, "fetch", i, len(chunks)))
             first_ms = day_start_ms(sub.first_day, self.tz)
             # PesInputs holds sets: re-reading a cut-off call adds nothing twice.
             steps = pp.activity_pipeline(app, first_ms, len(sub))
-            retrying(lambda s=steps, w=sub: self._pes_read(job, inputs, s, w, None))
+            retrying(lambda s=steps, w=sub: read(s, w, None))
             if not inputs.core_ids:
                 continue
             for source, id_field in PES_CORE_SOURCES:
                 steps = pp.core_usage_pipeline(source, id_field, app, first_ms, len(sub))
-                retrying(lambda s=steps, w=sub, f=id_field: self._pes_read(job, inputs, s, w, f))
+                retrying(lambda s=steps, w=sub, f=id_field: read(s, w, f))
         writer = st.StageWriter(conn, st.stage_metric)
         names = pes_metric_names(m)
         for account, day, component, value in score(inputs, job.window.days()):
@@ -612,13 +682,15 @@ class PullEngine:
     def _pes_read(
         self,
         job: _Job,
+        index: IdentityIndex,
+        cache: dict[str, tuple[Placement, VisitorFacts]],
         inputs: PesInputs,
         steps: list[dict[str, Any]],
         sub: SyncWindow,
         id_field: str | None,
     ) -> None:
         for row in self._stream(job, steps):
-            key = self._pes_key(job, row, sub)
+            key = self._pes_key(job, index, cache, row, sub)
             if key is None:
                 continue
             if id_field is None:
@@ -627,13 +699,20 @@ class PullEngine:
                 inputs.add_core(*key, str(row[id_field]))
 
     def _pes_key(
-        self, job: _Job, row: dict[str, Any], sub: SyncWindow
+        self,
+        job: _Job,
+        index: IdentityIndex,
+        cache: dict[str, tuple[Placement, VisitorFacts]],
+        row: dict[str, Any],
+        sub: SyncWindow,
     ) -> tuple[str, str, date] | None:
-        account, vid = row.get("accountId"), row.get("visitorId")
-        if not vid or str(vid).startswith("_PENDO_T_") or not account:
+        """(company, visitor, day) of a row PES may count: the company rule, no end user
+        looked up (PES writes company metrics only and never creates end users)."""
+        where, facts = self._place(job, index, cache, row, target="company", identify=False)
+        if where.object_id is None or facts.visitor_id is None:
             return None
         day = day_of_ms(row.get("day") or 0, self.tz)
-        return (str(account), str(vid), day) if day in sub else None
+        return (where.object_id, facts.visitor_id, day) if day in sub else None
 
     def _core_ids(self, app: str) -> set[str]:
         objs: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""Identity rules of spec §2: which local end user a Pendo visitor is, or why it is skipped.
+"""Identity rules (docs/pull.md): which local end user a Pendo visitor is, or why it is skipped.
 
 Pure logic over an in-memory index of the store's end users and companies, loaded once
 per run (bounded by the size of those tables) so matching costs a dict lookup, not a
@@ -10,7 +10,9 @@ Rules (the CS tool's guide, seeds/003):
 2. Matching tries email first (when usable and the visitor has one), then external id.
 3. An unmatched visitor becomes a new end user only when auto-create is on (global
    toggle or the mapping's own), its company id is populated and that company exists.
-   Otherwise it is skipped and counted by reason — never an error.
+   Otherwise it gets no end user (the decision says why) — never an error. Whether its
+   usage is then dropped is ``placement.py``'s call: company, asset and project
+   metrics do not need an end user.
 4. Name, surname and email are written only where the local value is empty.
 5. Anonymous visitors, null ids and Do-Not-Process visitors are skipped and counted.
 """
@@ -120,6 +122,17 @@ def visitor_facts(
     )
 
 
+def screen(facts: VisitorFacts) -> str | None:
+    """Rule 5: the skip reason of a visitor nothing may be stored for, else None."""
+    if facts.visitor_id is None:
+        return SKIP_NULL_KEY
+    if facts.visitor_id.startswith(ANONYMOUS_PREFIX):
+        return SKIP_ANONYMOUS
+    if facts.do_not_process:
+        return SKIP_DO_NOT_PROCESS
+    return None
+
+
 @dataclass
 class EndUser:
     """The columns of an ``end_users`` row that identity decisions read or fill."""
@@ -191,12 +204,9 @@ class IdentityIndex:
         )
 
     def decide(self, facts: VisitorFacts, mapping_auto_create: bool = False) -> Decision:
-        if facts.visitor_id is None:
-            return Decision(SKIPPED, reason=SKIP_NULL_KEY)
-        if facts.visitor_id.startswith(ANONYMOUS_PREFIX):
-            return Decision(SKIPPED, reason=SKIP_ANONYMOUS)
-        if facts.do_not_process:
-            return Decision(SKIPPED, reason=SKIP_DO_NOT_PROCESS)
+        unusable = screen(facts)
+        if unusable is not None:
+            return Decision(SKIPPED, reason=unusable)
         auto_create = self.auto_create_on(mapping_auto_create)
         use_email = self.email_usable(facts, auto_create)
 

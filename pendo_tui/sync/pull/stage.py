@@ -38,12 +38,14 @@ BATCH_ROWS = 5_000
 _meta = MetaData()
 
 # One row per (visitor, app, day) as fetched; `object_id`/`metric`/`series_app` say which
-# daily metric the row's events add to (NULL object_id: activity only).
+# daily metric the row's events add to (NULL object_id: activity only). NULL end_user_id:
+# a visitor with no end user whose events still count on its company/asset/project
+# (metric only, no activity — docs/pull.md, "Where usage lands").
 stage_activity = Table(
     "pendo_tui_stage_activity",
     _meta,
     Column("mapping", String(256), nullable=False),
-    Column("end_user_id", Integer, nullable=False),
+    Column("end_user_id", Integer),
     Column("app_id", String(64), nullable=False),
     Column("day", Date, nullable=False),
     Column("company_external_id", String(512)),
@@ -210,7 +212,7 @@ def apply_activities(
                 literal(passive),
             )
             .select_from(_with_users())
-            .where(s.mapping == mapping)
+            .where(s.mapping == mapping, s.end_user_id.is_not(None))
             .group_by(s.mapping, uid, s.app_id, s.day)
         )
     else:
@@ -226,7 +228,7 @@ def apply_activities(
                 literal(passive),
             )
             .select_from(_with_users())
-            .where(s.mapping == mapping, true())
+            .where(s.mapping == mapping, s.end_user_id.is_not(None), true())
         )
     cols = ["mapping", "end_user_id", "app_id", "day", "company_external_id"]
     cols += ["events", "minutes", "passive"]
@@ -295,7 +297,7 @@ def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str
     users = conn.execute(
         select(uid, func.max(s.day))
         .select_from(_with_users())
-        .where(s.mapping == mapping)
+        .where(s.mapping == mapping, s.end_user_id.is_not(None))
         .group_by(uid)
     )
     comps = conn.execute(
