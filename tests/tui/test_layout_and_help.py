@@ -270,3 +270,46 @@ async def test_every_screen_key_is_in_the_command_palette(demo_app: PendoTuiApp)
         # run one: it opens its screen and acts there
         demo_app.call_next(commands["Push syncs: New"].callback)
         assert await wait_for(pilot, lambda: type(demo_app.screen).__name__ == "PushEditor")
+
+
+# -- start-up: the frame first, then the config / the demo --------------------------------
+async def test_demo_starts_its_simulator_after_the_first_paint_and_stops_it() -> None:
+    import socket
+    from contextlib import contextmanager
+    from urllib.parse import urlparse
+
+    from pendo_tui.cli import _demo_context
+
+    entered: list[object] = []
+
+    @contextmanager
+    def context():  # type: ignore[no-untyped-def]
+        with _demo_context() as ctx:
+            entered.append(ctx)
+            yield ctx
+
+    app = PendoTuiApp(demo=True, context=context)
+    assert app.state is None and not entered  # nothing slow before the app runs
+    try:
+        async with app.run_test(size=SMALL) as pilot:
+            assert await wait_for(pilot, lambda: app.panes_ready)
+            sim_url = entered[0].demo.base_url  # type: ignore[attr-defined]
+            assert app.state.sim_url == sim_url and app.state.config_path is None
+            assert await wait_for(pilot, lambda: app.state.connection.state == "ok")
+    finally:
+        app.close_context()
+    host = urlparse(sim_url)
+    with pytest.raises(OSError), socket.create_connection((host.hostname, host.port), 2):
+        pass  # the simulator is gone
+
+
+async def test_a_broken_config_file_is_reported_not_drawn(tmp_path: Path) -> None:
+    from pendo_tui.errors import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text("[pendo\ndomain = 1\n", encoding="utf-8")
+    app = PendoTuiApp(path, export_dir=tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        assert await wait_for(pilot, lambda: app.load_error is not None)
+    assert isinstance(app.load_error, ConfigError)
+    assert str(path) in str(app.load_error) or str(path) in (app.load_error.hint or "")
