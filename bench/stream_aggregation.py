@@ -39,7 +39,7 @@ PIPE = [
     {
         "source": {
             "pageEvents": {"appId": 'expandAppIds("*")'},
-            "timeSeries": {"period": "dayRange", "first": "now()", "count": -30},
+            "timeSeries": {"period": "dayRange", "first": "now()", "count": -120},
         }
     },
     {"identified": "visitorId"},

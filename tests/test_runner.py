@@ -148,6 +148,26 @@ def test_dry_run_writes_nothing(sim: Simulator, store_url: str) -> None:
     store.close()
 
 
+def test_split_calls_show_in_the_summary(sim: Simulator, store_url: str) -> None:
+    cfg = _config(sim, store_url)
+    names = ["Dashboard views", "CSV exports"]
+    sim.faults.add("aggregation", status=500, min_days=16, times=None)  # 30-day calls fail
+    summary = run(cfg, SECRETS, kind="sync", mappings=names)
+    assert summary.status == "ok", summary.to_dict()
+    items = {i["name"]: i for i in summary.items}
+    assert all(items[n]["splits"] >= 1 for n in names)
+    assert summary.totals["splits"] == sum(items[n]["splits"] for n in names)
+    store = open_store(store_url)
+    with store.engine.connect() as conn:
+        stored = [
+            json.loads(r.request_body)["request"]["name"]
+            for r in conn.execute(select(schema.requests))
+            if r.kind == "aggregation" and r.status == 200 and r.request_body
+        ]
+    assert any(" split " in n for n in stored)  # the debugger's request list shows them
+    store.close()
+
+
 def test_warnings_reach_the_json_summary_exit_code_unchanged(
     sim: Simulator, store_url: str
 ) -> None:

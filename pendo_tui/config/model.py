@@ -8,6 +8,7 @@ added by ``toml_io``), never a silently ignored setting.
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -58,6 +59,18 @@ class PendoSettings(_Strict):
     max_retries: int = Field(default=7, ge=0, le=20)
     max_retry_seconds: float = Field(default=600.0, ge=0, le=7200)
     track_url: str | None = None  # override of the track host; default derived from the domain
+    # Pull: how many Pendo calls are in flight at once (docs/pull.md, "Concurrency").
+    max_concurrent_calls: int = 4
+
+    @field_validator("max_concurrent_calls")
+    @classmethod
+    def _check_concurrency(cls, v: int) -> int:
+        if not 1 <= v <= 16:
+            raise ValueError(
+                f"{v} is out of range: set a whole number from 1 to 16 (how many Pendo "
+                "calls a pull keeps in flight at once; 1 = one after another, default 4)"
+            )
+        return v
 
     @field_validator("domain")
     @classmethod
@@ -187,6 +200,16 @@ class PullMapping(_Strict):
             steps = self.pipeline_steps()
             if not steps or not isinstance(steps, list):
                 raise ValueError("pipeline must be a non-empty JSON array of steps")
+            # the one pipeline check (the TUI editor and the engine use it too); imported
+            # here because pendo_tui.pendo imports this module
+            from pendo_tui.pendo.pipelines import validate_pipeline
+
+            problems = validate_pipeline(steps, self.object, list(self.columns))
+            if problems:
+                raise ValueError(
+                    f"aggregation mapping {self.name!r}: pipeline is not usable: "
+                    + "; ".join(problems)
+                )
         if self.kind == "pes" and self.multi_app:
             raise ValueError("PES has no multi-app: make one pes mapping per app (set app)")
         return self
@@ -216,6 +239,21 @@ class ModelSource(_Strict):
     url: str | None = None
     query: str | None = None
     csv: str | None = None
+    encoding: str | None = None  # CSV only; default UTF-8 (with or without a BOM)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(
+                f"{v!r} is not a text encoding Python knows (e.g. 'utf-8', 'utf-16', "
+                "'cp1252', 'latin-1')"
+            ) from None
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSource:
@@ -223,7 +261,20 @@ class ModelSource(_Strict):
             raise ValueError("give either csv or url+query, not both")
         if not self.csv and not (self.url and self.query):
             raise ValueError("needs csv = 'path.csv' or both url and query")
+        if self.encoding and not self.csv:
+            raise ValueError("encoding applies to a csv model only (a database decodes its own)")
         return self
+
+
+# Row checks of push syncs (docs/push.md, "Rejected rows"); ``skip_checks`` turns one off.
+PushCheck = Literal[
+    "non_finite",
+    "numeric_fields",
+    "timestamp_range",
+    "properties_size",
+    "property_names",
+    "value_size",
+]
 
 
 class PushSync(_Strict):
@@ -250,7 +301,17 @@ class PushSync(_Strict):
     on_delete: Literal["nothing", "delete"] = "nothing"
     batch_size: int = Field(default=500, ge=1, le=1000)
     concurrency: int = Field(default=8, ge=1, le=64)
+    # row checks turned off for this sync; rows failing them are sent as they are
+    skip_checks: list[PushCheck] = Field(default_factory=list)
     enabled: bool = True
+
+    @field_validator("skip_checks")
+    @classmethod
+    def _no_repeats(cls, v: list[str]) -> list[str]:
+        repeated = sorted({c for c in v if v.count(c) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        return v
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PushSync:

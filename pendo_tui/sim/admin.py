@@ -15,6 +15,7 @@ from pendo_tui.sim.context import SimContext, text
 
 _FAULT_ARGS = {
     "kind",
+    "min_days",
     "status",
     "retry_after",
     "latency",
@@ -61,6 +62,8 @@ def routes(ctx: SimContext) -> list[Route]:
     def settings_json() -> dict[str, Any]:
         return {
             "large_aggregation_rows": ctx.large_aggregation_rows,
+            "large_pages": ctx.large_pages,
+            "scan_cost_us": ctx.scan_cost_us,
             "aggregation_requires_write": ctx.aggregation_requires_write,
         }
 
@@ -72,8 +75,9 @@ def routes(ctx: SimContext) -> list[Route]:
                 return text(f"body is not JSON: {exc}")
             if not isinstance(body, dict):
                 return text("body must be an object of setting: value")
-            if "large_aggregation_rows" in body:
-                ctx.large_aggregation_rows = int(body["large_aggregation_rows"])
+            problem = _apply_numbers(ctx, body)
+            if problem:
+                return text(problem)
             if "aggregation_requires_write" in body:
                 ctx.aggregation_requires_write = bool(body["aggregation_requires_write"])
         return JSONResponse(settings_json())
@@ -88,3 +92,28 @@ def routes(ctx: SimContext) -> list[Route]:
         Route("/_sim/settings", settings, methods=["GET", "POST"]),
         Route("/_sim/reset", reset, methods=["POST"]),
     ]
+
+
+# setting -> (type, minimum, maximum)
+_NUMBERS: dict[str, tuple[type, float, float]] = {
+    "large_aggregation_rows": (int, 0, 100_000_000),
+    "large_pages": (int, 1, 10_000),
+    "scan_cost_us": (float, 0, 1_000_000),
+}
+
+
+def _apply_numbers(ctx: SimContext, body: dict[str, Any]) -> str | None:
+    """Check every numeric setting in ``body`` first, then apply them all (or none)."""
+    values: dict[str, Any] = {}
+    for name, (kind, lo, hi) in _NUMBERS.items():
+        if name not in body:
+            continue
+        raw = body[name]
+        ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+        if not ok or (kind is int and raw != int(raw)) or not lo <= raw <= hi:
+            what = "an integer" if kind is int else "a number"
+            return f"{name} must be {what} from {lo:g} to {hi:g}, got {raw!r}"
+        values[name] = kind(raw)
+    for name, value in values.items():
+        setattr(ctx, name, value)
+    return None

@@ -1,12 +1,15 @@
 """POST /api/v1/aggregation: envelope checks, the evaluator bridge, streamed answers.
 
-The evaluator itself lives in ``sim/pipeline.py`` (another module's job); this file only
-adapts it to HTTP: 400 text/plain for a PipelineError, 422 for a body without pipeline.
+The evaluator itself lives in ``sim/pipeline.py``; this file adapts it to HTTP: 400
+text/plain for a PipelineError, 422 for a body without pipeline. Every call is charged
+for the source rows it reads (``SimContext.scan_cost_us`` per row, recorded in
+``SimState.scans``), so a second read of the same data costs again, as on Pendo.
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import operator
 from collections.abc import Iterator
@@ -21,7 +24,8 @@ from starlette.routing import Route
 
 from pendo_tui.sim.context import SimContext, text
 from pendo_tui.sim.dataset import Dataset
-from pendo_tui.sim.streaming import ChunkedJSON, aggregation_response, large_rows_chunks
+from pendo_tui.sim.pipeline import PipelineError, compile_pipeline
+from pendo_tui.sim.streaming import aggregation_response
 
 _END = object()
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
@@ -69,10 +73,8 @@ def start_time(steps: list[Any], ds: Dataset) -> int | None:
     return None
 
 
-def _evaluate(steps: list[Any], ds: Dataset) -> tuple[Iterator[Any], Any]:
-    from pendo_tui.sim import pipeline  # imported late: written in parallel, heavy-ish
-
-    it = iter(pipeline.evaluate(steps, ds, ds.now_ms))
+def _first_row(rows: Iterator[Any]) -> tuple[Iterator[Any], Any]:
+    it = iter(rows)
     return it, next(it, _END)
 
 
@@ -91,15 +93,19 @@ def routes(ctx: SimContext) -> list[Route]:
         if not isinstance(steps, list):
             return text("pipeline must be a JSON array of steps")
         start = start_time(steps, ds)
-        if ctx.large_aggregation_rows > 0:
-            n = ctx.large_aggregation_rows
-            return ChunkedJSON(large_rows_chunks(n, ds.day_starts(), start))
         try:
-            from pendo_tui.sim.pipeline import PipelineError
-        except ImportError:
-            return text("the simulator's aggregation evaluator is not installed", 501)
+            compiled = compile_pipeline(steps, ctx.aggregation_data(), ds.now_ms)
+        except PipelineError as exc:
+            return text(str(exc) or "Cannot parse pipeline")
+        # Pendo reads every row of each source's window, then filters: charge for that
+        # read on every call (no cache), before the first byte of the answer.
+        scanned = compiled.scan_size()
+        delay = ctx.scan_delay(scanned)
+        ctx.state.record_scan(scanned, delay, compiled.source_names())
+        if delay > 0:
+            await asyncio.sleep(delay)
         try:
-            it, first = await run_in_threadpool(_evaluate, steps, ds)
+            it, first = await run_in_threadpool(_first_row, compiled.rows())
         except PipelineError as exc:
             return text(str(exc) or "Cannot parse pipeline")
         rows = iter(()) if first is _END else chain([first], it)

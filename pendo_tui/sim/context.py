@@ -4,6 +4,7 @@ and the guard every API endpoint goes through (faults first, then key checks).""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,7 +12,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pendo_tui.sim import schema, streaming
+from pendo_tui.sim import large, schema, streaming
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.faults import Fault, Faults
 from pendo_tui.sim.keys import DEMO_READ_KEY, DEMO_WRITE_KEY, TRACK_SECRETS
@@ -20,6 +21,7 @@ from pendo_tui.sim.state import SimState
 Access = Literal["read", "write", "track", "aggregation"]
 Handler = Callable[[Request], Awaitable[Response]]
 KEY_HEADER = "x-pendo-integration-key"
+MAX_SCAN_SECONDS = 600.0
 
 
 @dataclass
@@ -29,14 +31,41 @@ class SimContext:
     faults: Faults = field(default_factory=Faults)
     read_key: str = DEMO_READ_KEY
     write_key: str = DEMO_WRITE_KEY
-    large_aggregation_rows: int = 0  # > 0: aggregations stream this many generated rows
+    large_aggregation_rows: int = 0  # > 0: pageEvents is a virtual table of this many rows
+    large_pages: int = large.DEFAULT_PAGES  # pages of that table (listed by /api/v1/page)
+    scan_cost_us: float = 0.0  # simulated server time per source row an aggregation reads
     aggregation_requires_write: bool = False  # pendo-api.md §2: sources disagree
+    _large: tuple[tuple[int, int], large.LargeData] | None = field(default=None, repr=False)
 
     def reset(self) -> None:
         self.state.reset()
         self.faults.clear()
         self.large_aggregation_rows = 0
+        self.large_pages = large.DEFAULT_PAGES
+        self.scan_cost_us = 0.0
         self.aggregation_requires_write = False
+
+    # ---- what aggregations read ---------------------------------------------------------
+    def aggregation_data(self) -> Dataset | large.LargeData:
+        """The dataset, or in large mode the dataset with a virtual pageEvents table."""
+        if self.large_aggregation_rows <= 0:
+            return self.dataset
+        key = (self.large_aggregation_rows, self.large_pages)
+        if self._large is None or self._large[0] != key:
+            self._large = (key, large.large_data(self.dataset, *key))
+        return self._large[1]
+
+    def pages(self) -> list[dict[str, Any]]:
+        """The page catalogue: the dataset's pages, plus the virtual ones in large mode."""
+        data = self.aggregation_data()
+        if isinstance(data, large.LargeData):
+            return [*self.dataset.pages, *data.events.pages]
+        return self.dataset.pages
+
+    def scan_delay(self, rows: int) -> float:
+        """Seconds a scan of ``rows`` source rows takes (bounded: one call never waits
+        longer than MAX_SCAN_SECONDS)."""
+        return min(MAX_SCAN_SECONDS, rows * self.scan_cost_us / 1e6)
 
     # ---- metadata views ----------------------------------------------------------------
     def schema(self, kind: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -110,7 +139,8 @@ class SimContext:
     def guard(self, kind: str, access: Access, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.state.requests[kind] += 1
-            fault = self.faults.take(kind)
+            days = await _series_days(request) if self.faults.wants_days() else None
+            fault = self.faults.take(kind, days)
             if fault and fault.latency:
                 await asyncio.sleep(fault.latency)
             if fault and fault.status:
@@ -126,6 +156,16 @@ class SimContext:
             return resp
 
         return endpoint
+
+
+async def _series_days(request: Request) -> int | None:
+    """Days the first source's time series of an aggregation spans (None: not one)."""
+    try:
+        steps = json.loads(await request.body())["request"]["pipeline"]
+        count = next(s["source"]["timeSeries"]["count"] for s in steps if "source" in s)
+    except (ValueError, KeyError, TypeError, StopIteration):
+        return None
+    return abs(count) if isinstance(count, int) else None
 
 
 def fault_response(fault: Fault) -> Response:

@@ -8,17 +8,19 @@ lists so tests can compute expected answers without the aggregation evaluator.
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pendo_tui.sim import catalogue as cat
 from pendo_tui.sim import reports as report_defs
+from pendo_tui.sim.catalogue import object_id
 from pendo_tui.sim.keys import DEFAULT_APP_ID, LEGACY_APP_ID, MOBILE_APP_ID
+
+__all__ = ["DEFAULT_NOW", "EXPAND_ALL", "SOURCES", "Dataset", "is_anonymous", "object_id"]
 
 DEFAULT_NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)  # 11:00 in New York, 12 days after DST
 EXPAND_ALL = 'expandAppIds("*")'
@@ -40,79 +42,6 @@ _EVENT_SOURCES = {
     "trackEvents": "trackTypeId",
 }
 _ANON_PREFIX = "_PENDO_T_"
-
-APPS: list[dict[str, Any]] = [
-    {"id": DEFAULT_APP_ID, "name": "Acme Web"},
-    {"id": MOBILE_APP_ID, "name": "Acme Mobile"},
-    {"id": LEGACY_APP_ID, "name": "Legacy Admin"},
-]
-_PAGES = {
-    DEFAULT_APP_ID: ["Dashboard", "Billing / Invoices", "Reports", "Settings", "Team", "Search"],
-    MOBILE_APP_ID: ["Mobile Home", "Mobile Inbox", "Mobile Profile"],
-    LEGACY_APP_ID: ["Legacy Console"],
-}
-_FEATURES = {
-    DEFAULT_APP_ID: [
-        "Export CSV",
-        "Create Report",
-        "Invite User",
-        "Pay Invoice",
-        "Filter Results",
-        "Share Link",
-    ],
-    MOBILE_APP_ID: ["Mobile Compose", "Mobile Sync"],
-    LEGACY_APP_ID: ["Legacy Import"],
-}
-_TRACK_TYPES = {
-    DEFAULT_APP_ID: ["Report Exported", "Subscription Upgraded", "Seat Added"],
-    MOBILE_APP_ID: ["Push Opened"],
-}
-_CORE = {"Dashboard", "Reports", "Create Report", "Export CSV", "Report Exported", "Mobile Home"}
-_ACCOUNTS = [
-    ("acme", "Acme Corp", "enterprise", "parent-north"),
-    ("globex", "Globex", "enterprise", "parent-north"),
-    ("initech", "Initech", "pro", "parent-north"),
-    ("umbrella", "Umbrella Corp", "pro", "parent-south"),
-    ("hooli", "Hooli", "pro", "parent-south"),
-    ("stark", "Stark Industries", "enterprise", None),
-    ("wayne", "Wayne Enterprises", "pro", None),
-    ("wonka", "Wonka Industries", "trial", None),
-    ("tyrell", "Tyrell Corp", "trial", None),
-    ("cyberdyne", "Cyberdyne Systems", "pro", None),
-    ("soylent", "Soylent", "trial", None),
-    ("vandelay", "Vandelay Industries", "pro", None),
-]
-_PARENTS = {"parent-north": "North Holdings", "parent-south": "South Group"}
-_FIRST = [
-    "Ada",
-    "Grace",
-    "Alan",
-    "Edsger",
-    "Barbara",
-    "Ken",
-    "Linus",
-    "Margaret",
-    "Dennis",
-    "Frances",
-]
-_LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Torvalds", "Hamilton"]
-_AGENTS = [
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 Safari/605.1.15",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/122.0 Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0",
-]
-_SERVERS = {
-    DEFAULT_APP_ID: "app.acme.example",
-    MOBILE_APP_ID: "ios",
-    LEGACY_APP_ID: "admin.acme.example",
-}
-_USER = {"id": "u-admin", "username": "admin@acme.example", "first": "Pat", "last": "Admin"}
-
-
-def object_id(name: str) -> str:
-    """Pendo-looking opaque id (27 base64url chars), stable for a name across seeds."""
-    digest = hashlib.sha1(name.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def resolve_app_ids(app_param: Any) -> set[int] | None:
@@ -148,12 +77,12 @@ class Dataset:
         self.scale = scale
         self.today: date = now.astimezone(self.tz).date()
         self._rng = random.Random(seed)
-        self.apps = copy.deepcopy(APPS)
-        self.pages = self._definitions("Page", _PAGES)
-        self.features = self._definitions("Feature", _FEATURES)
-        self.track_types = self._definitions("TrackType", _TRACK_TYPES)
-        self.guides = self._guides()
-        self.parent_accounts = self._parent_accounts()
+        self.apps = copy.deepcopy(cat.APPS)
+        self.pages = cat.definitions("Page", cat.PAGES, self.now_ms)
+        self.features = cat.definitions("Feature", cat.FEATURES, self.now_ms)
+        self.track_types = cat.definitions("TrackType", cat.TRACK_TYPES, self.now_ms)
+        self.guides = cat.guides(self.now_ms)
+        self.parent_accounts = cat.parent_accounts()
         self.accounts = self._accounts()
         self.visitors = self._visitors(40 * scale)
         self.events: list[dict[str, Any]] = []  # raw rollup rows, one per object
@@ -165,6 +94,7 @@ class Dataset:
         self._by_object: dict[str, list[dict[str, Any]]] = {}
         for row in self.events:
             self._by_object.setdefault(_row_object_id(row), []).append(row)
+        self._scan_counts = _scan_counts(self.events, self.activity)
         self._visitors_by_id = {v["visitorId"]: v for v in self.visitors}
         self._accounts_by_id = {a["accountId"]: a for a in self.accounts}
         self._parent_ids = self.parent_account_ids()
@@ -185,66 +115,9 @@ class Dataset:
         return [self.day_start_ms(d) for d in self.event_days()]
 
     # ---- object catalogue -----------------------------------------------------------
-    def _definitions(self, kind: str, names: dict[int, list[str]]) -> list[dict[str, Any]]:
-        out = []
-        base = self.now_ms - 400 * 86_400_000
-        for app_id, app_names in names.items():
-            for i, name in enumerate(app_names):
-                obj: dict[str, Any] = {
-                    "id": object_id(f"{kind}:{name}"),
-                    "name": name,
-                    "kind": kind,
-                    "appId": app_id,
-                    "appIds": [app_id],
-                    "createdAt": base + i * 3_600_000,
-                    "lastUpdatedAt": base + i * 3_600_000 + 86_400_000,
-                    "createdByUser": dict(_USER),
-                    "lastUpdatedByUser": dict(_USER),
-                    "isCoreEvent": name in _CORE,
-                    "group": {"id": object_id(f"group:{app_id}"), "name": "Core product"},
-                    "dirty": False,
-                }
-                if kind == "Page":
-                    slug = name.lower().replace(" / ", "/").replace(" ", "-")
-                    obj["rules"] = [{"rule": f"//*/{slug}", "designerHint": f"https://x/{slug}"}]
-                elif kind == "Feature":
-                    obj["appWide"] = False
-                    obj["elementPathRules"] = [f"#{name.lower().replace(' ', '-')}"]
-                else:
-                    obj["trackTypeName"] = name
-                    obj["trackTypeRules"] = [name]
-                    obj["eventPropertyNameList"] = ["plan", "source"]
-                out.append(obj)
-        return out
-
-    def _guides(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": object_id(f"Guide:{name}"),
-                "name": name,
-                "kind": "Guide",
-                "appId": app_id,
-                "state": state,
-                "launchMethod": "auto",
-                "isMultiStep": False,
-                "steps": [],
-                "createdAt": self.now_ms - 90 * 86_400_000,
-            }
-            for name, app_id, state in (
-                ("Welcome tour", DEFAULT_APP_ID, "public"),
-                ("Mobile onboarding", MOBILE_APP_ID, "draft"),
-            )
-        ]
-
-    def _parent_accounts(self) -> list[dict[str, Any]]:
-        return [
-            {"accountId": pid, "metadata": {"agent": {"name": name}, "auto": {"id": pid}}}
-            for pid, name in _PARENTS.items()
-        ]
-
     def _accounts(self) -> list[dict[str, Any]]:
         out = []
-        for acc_id, name, plan, parent in _ACCOUNTS:
+        for acc_id, name, plan, parent in cat.ACCOUNTS:
             first = self.now_ms - self._rng.randint(150, 400) * 86_400_000
             auto: dict[str, Any] = {"id": acc_id, "firstvisit": first, "lastvisit": first}
             if parent:
@@ -276,8 +149,8 @@ class Dataset:
                 agent: dict[str, Any] = {}
             else:
                 vid = f"v-{i:04d}"
-                account = "" if no_account else rng.choice(_ACCOUNTS)[0]
-                fn, ln = rng.choice(_FIRST), rng.choice(_LAST)
+                account = "" if no_account else rng.choice(cat.ACCOUNTS)[0]
+                fn, ln = rng.choice(cat.FIRST_NAMES), rng.choice(cat.LAST_NAMES)
                 agent = {"firstname": fn, "lastname": ln}
                 if not no_email:
                     domain = f"{account}.example" if account else "gmail.example"
@@ -334,14 +207,14 @@ class Dataset:
     ) -> None:
         rng = self._rng
         ip = f"203.0.113.{rng.randint(1, 254)}"
-        agent = rng.choice(_AGENTS)
+        agent = rng.choice(cat.AGENTS)
         base = {
             "visitorId": v["visitorId"],
             "accountId": v["accountId"],
             "appId": app_id,
             "day": day_ms,
             "remoteIp": ip,
-            "server": _SERVERS[app_id],
+            "server": cat.SERVERS[app_id],
             "userAgent": agent,
         }
         counts = {"pageId": (1, 2), "featureId": (0, 2), "trackTypeId": (0, 1)}
@@ -361,7 +234,7 @@ class Dataset:
                     # a second browser the same day: Pendo keeps it as a separate row
                     half = events // 2
                     self.events.append(base | {field: oid, "numEvents": half, "numMinutes": 1})
-                    other = base | {"remoteIp": "198.51.100.7", "userAgent": _AGENTS[0]}
+                    other = base | {"remoteIp": "198.51.100.7", "userAgent": cat.AGENTS[0]}
                     rest = events - half
                     row = other | {field: oid, "numEvents": rest, "numMinutes": min(minutes, rest)}
                     self.events.append(row)
@@ -401,7 +274,7 @@ class Dataset:
             totals[row["visitorId"]] = totals.get(row["visitorId"], 0) + row["numEvents"]
         identified = [v for v in self.visitors if not v["anonymous"]]
         power = sorted(identified, key=lambda v: (-totals.get(v["visitorId"], 0), v["visitorId"]))
-        trial = {a[0] for a in _ACCOUNTS if a[2] == "trial"}
+        trial = {a[0] for a in cat.ACCOUNTS if a[2] == "trial"}
         specs = [
             ("Power users", [v["visitorId"] for v in power[:10]]),
             ("Trial accounts", [v["visitorId"] for v in identified if v["accountId"] in trial]),
@@ -415,7 +288,7 @@ class Dataset:
                 "shared": True,
                 "createdAt": self.now_ms - 60 * 86_400_000,
                 "lastUpdatedAt": self.now_ms - 30 * 86_400_000,
-                "createdByUser": dict(_USER),
+                "createdByUser": dict(cat.ADMIN_USER),
                 "visitorIds": sorted(members),
             }
             for name, members in specs
@@ -464,6 +337,36 @@ class Dataset:
             return obj_id in self._accounts_by_id
         return obj_id in self._parent_ids
 
+    def scan_rows(
+        self,
+        source: str,
+        params: dict[str, Any] | None,
+        start_ms: int | None,
+        end_ms: int | None,
+    ) -> int:
+        """Rows Pendo reads to answer ``source``: every row of it in the window for the
+        selected apps, whatever object ids the call asks for (Pendo reads, then filters)."""
+        apps = resolve_app_ids((params or {}).get("appId"))
+        if source in self._scan_counts:
+            return sum(
+                n
+                for (app, day), n in self._scan_counts[source].items()
+                if (apps is None or app in apps)
+                and (start_ms is None or day >= start_ms)
+                and (end_ms is None or day < end_ms)
+            )
+        sizes = {"visitors": self.visitors, "accounts": self.accounts}
+        if source in sizes:
+            return len(sizes[source])
+        catalogue = {
+            "pages": self.pages,
+            "features": self.features,
+            "trackTypes": self.track_types,
+            "guides": self.guides,
+        }
+        objs = catalogue.get(source, [])
+        return sum(1 for o in objs if apps is None or o["appId"] in apps)
+
     def source_rows(
         self,
         source: str,
@@ -500,6 +403,20 @@ class Dataset:
                 copy.deepcopy(o) for o in catalogue[source] if apps is None or o["appId"] in apps
             )
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def _scan_counts(
+    events: list[dict[str, Any]], activity: list[dict[str, Any]]
+) -> dict[str, dict[tuple[int, int], int]]:
+    """Rows per event source per (app, day): what a scan of a window reads."""
+    out: dict[str, dict[tuple[int, int], int]] = {s: {} for s in (*_EVENT_SOURCES, "events")}
+    by_field = {f: s for s, f in _EVENT_SOURCES.items()}
+    for rows, fixed in ((events, None), (activity, "events")):
+        for row in rows:
+            source = fixed or next(by_field[f] for f in by_field if f in row)
+            key = (row["appId"], row["day"])
+            out[source][key] = out[source].get(key, 0) + 1
+    return out
 
 
 def _row_object_id(row: dict[str, Any]) -> str:

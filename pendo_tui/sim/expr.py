@@ -22,21 +22,40 @@ between mismatched types are false, division by zero yields null.
 
 from __future__ import annotations
 
-import calendar
-import math
-import operator
 import re
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-Row = Mapping[str, Any]
-Compiled = Callable[[Row], Any]
+from pendo_tui.sim.expr_funcs import ANONYMOUS_PREFIX, CONSTANTS, FUNCS, ExprEnv, fn_identified
+from pendo_tui.sim.expr_time import hour_floor, local_datetime
+from pendo_tui.sim.expr_values import (
+    BINARY,
+    NUM_TYPES,
+    ORDER_OPS,
+    Compiled,
+    Row,
+    field_getter,
+    get_path,
+    is_num,
+    truthy,
+)
 
-ANONYMOUS_PREFIX = "_PENDO_T_"
+__all__ = [
+    "ANONYMOUS_PREFIX",
+    "Compiled",
+    "ExprEnv",
+    "ExpressionError",
+    "Row",
+    "compile_expression",
+    "evaluate_constant",
+    "field_getter",
+    "get_path",
+    "hour_floor",
+    "local_datetime",
+    "truthy",
+]
+
 _MAX_EXPR_LEN = 100_000
 # Parsing and evaluation recurse: bound nesting and operator chains well inside Python's
 # stack. && and || chains (Pendo's substitute for `in [...]`) are n-ary, so unbounded.
@@ -53,18 +72,6 @@ class ExpressionError(Exception):
         self.pos = pos
         where = f" at position {pos}" if pos is not None else ""
         super().__init__(f"{reason}{where}")
-
-
-@dataclass(frozen=True)
-class ExprEnv:
-    """What time-dependent functions need: the request's "now" and the subscription zone."""
-
-    now_ms: int
-    tz: str = "UTC"
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.tz)
 
 
 # ---------------------------------------------------------------------------- tokenizer
@@ -140,264 +147,6 @@ def _tokenize(text: str) -> list[_Tok]:
     return toks
 
 
-# ---------------------------------------------------------------------------- values
-
-
-def truthy(value: Any) -> bool:
-    """Filter truth: null, false, 0, "" and empty lists are false, everything else true."""
-    return bool(value)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def get_path(row: Any, parts: tuple[str, ...]) -> Any:
-    cur = row
-    for part in parts:
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
-def field_getter(path: str) -> Compiled:
-    """A fast accessor for a dotted field path (a missing step yields null)."""
-    if "." not in path:
-        return lambda row: row.get(path)
-    parts = tuple(path.split("."))
-
-    def get(row: Row) -> Any:
-        if path in row:  # a literal dotted key wins (e.g. written by select)
-            return row[path]
-        return get_path(row, parts)
-
-    return get
-
-
-def _eq(a: Any, b: Any) -> bool:
-    if _is_num(a) and _is_num(b):
-        return a == b
-    if type(a) is not type(b):
-        return False
-    return bool(a == b)
-
-
-_NUM_TYPES = (int, float)
-_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _order(op: str) -> Callable[[Any, Any], bool]:
-    cmp = _ORDER_OPS[op]
-
-    def compare(a: Any, b: Any) -> bool:
-        if (_is_num(a) and _is_num(b)) or (isinstance(a, str) and isinstance(b, str)):
-            return bool(cmp(a, b))
-        return False
-
-    return compare
-
-
-def _num_result(v: float) -> int | float:
-    return int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _is_num(a) and _is_num(b):
-        return a + b
-    if isinstance(a, str) and isinstance(b, str):
-        return a + b
-    return None
-
-
-def _sub(a: Any, b: Any) -> Any:
-    return a - b if _is_num(a) and _is_num(b) else None
-
-
-def _mul(a: Any, b: Any) -> Any:
-    return a * b if _is_num(a) and _is_num(b) else None
-
-
-def _div(a: Any, b: Any) -> Any:
-    if not (_is_num(a) and _is_num(b)) or b == 0:
-        return None
-    return _num_result(a / b)
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if not (_is_num(a) and _is_num(b)) or b == 0:
-        return None
-    if isinstance(a, int) and isinstance(b, int):
-        rest = abs(a) % abs(b)  # C semantics: the sign follows the dividend
-        return rest if a >= 0 else -rest
-    return math.fmod(a, b)
-
-
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "==": _eq,
-    "!=": lambda a, b: not _eq(a, b),
-    "<": _order("<"),
-    "<=": _order("<="),
-    ">": _order(">"),
-    ">=": _order(">="),
-    "+": _add,
-    "-": _sub,
-    "*": _mul,
-    "/": _div,
-    "%": _mod,
-}
-
-
-# ---------------------------------------------------------------------------- time helpers
-
-
-def local_datetime(ms: int, zone: ZoneInfo) -> datetime:
-    return datetime.fromtimestamp(ms // 1000, zone).replace(microsecond=(ms % 1000) * 1000)
-
-
-def to_ms(dt: datetime) -> int:
-    """Epoch ms of an aware datetime; wall times in a DST gap resolve to the later side."""
-    return int(dt.replace(microsecond=0).timestamp()) * 1000 + dt.microsecond // 1000
-
-
-def _add_months(dt: datetime, months: int) -> datetime:
-    total = dt.year * 12 + (dt.month - 1) + months
-    year, month = divmod(total, 12)
-    day = min(dt.day, calendar.monthrange(year, month + 1)[1])
-    return dt.replace(year=year, month=month + 1, day=day)
-
-
-def hour_floor(ms: int, zone: ZoneInfo) -> int:
-    """Start of the local hour holding `ms` (the zone's offset at that instant counts)."""
-    offset = local_datetime(ms, zone).utcoffset()
-    offset_ms = int(offset.total_seconds() * 1000) if offset else 0
-    return ms - (ms + offset_ms) % 3_600_000
-
-
-_UNITS_FIXED = {"hours": 3_600_000, "minutes": 60_000, "seconds": 1000, "milliseconds": 1}
-
-
-def date_add(ms: int, amount: int, unit: str, zone: ZoneInfo) -> int:
-    """Calendar-aware addition: "days" keeps the wall-clock time across DST changes."""
-    u = unit.lower().rstrip("s") + "s"
-    if u in _UNITS_FIXED:
-        return ms + amount * _UNITS_FIXED[u]
-    local = local_datetime(ms, zone).replace(tzinfo=None)
-    if u == "days":
-        local += timedelta(days=amount)
-    elif u == "weeks":
-        local += timedelta(weeks=amount)
-    elif u == "months":
-        local = _add_months(local, amount)
-    elif u == "years":
-        local = _add_months(local, 12 * amount)
-    else:
-        raise ValueError(f"unknown dateAdd unit {unit!r}")
-    return to_ms(local.replace(tzinfo=zone))
-
-
-def start_of_period(period: str, ms: int, zone: ZoneInfo) -> int:
-    p = period.lower()
-    if p in ("hourly", "hour"):
-        return hour_floor(ms, zone)
-    local = local_datetime(ms, zone).replace(tzinfo=None)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if p in ("weekly", "week"):
-        day -= timedelta(days=(day.weekday() + 1) % 7)  # Pendo weeks start on Sunday
-    elif p in ("monthly", "month"):
-        day = day.replace(day=1)
-    elif p in ("quarterly", "quarter"):
-        day = day.replace(day=1, month=3 * ((day.month - 1) // 3) + 1)
-    elif p in ("yearly", "year"):
-        day = day.replace(day=1, month=1)
-    elif p not in ("daily", "day"):
-        raise ValueError(f"unknown period {period!r}")
-    return to_ms(day.replace(tzinfo=zone))
-
-
-# ---------------------------------------------------------------------------- functions
-
-
-def _fn_hash(v: Any) -> int:
-    return zlib.crc32(str(v).encode()) if v is not None else 0
-
-
-def _fn_len(v: Any) -> Any:
-    if v is None:
-        return 0
-    return len(v) if isinstance(v, str | list | dict | tuple) else None
-
-
-def _fn_contains(hay: Any, needle: Any) -> bool:
-    if isinstance(hay, str):
-        return isinstance(needle, str) and needle in hay
-    if isinstance(hay, list):
-        return any(_eq(x, needle) for x in hay)
-    return False
-
-
-def _fn_starts(s: Any, prefix: Any) -> bool:
-    return isinstance(s, str) and isinstance(prefix, str) and s.startswith(prefix)
-
-
-def _fn_identified(v: Any) -> bool:
-    return isinstance(v, str) and v != "" and not v.startswith(ANONYMOUS_PREFIX)
-
-
-def _guard_time(fn: Callable[..., int]) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except (TypeError, ValueError, OverflowError, OSError):
-            return None
-
-    return call
-
-
-# name -> (min args, max args, factory(env) -> python function over evaluated args)
-_FUNCS: dict[str, tuple[int, int, Callable[[ExprEnv], Callable[..., Any]]]] = {
-    "isNull": (1, 1, lambda env: lambda v: v is None),
-    "isNil": (1, 1, lambda env: lambda v: v is None),
-    "contains": (2, 2, lambda env: _fn_contains),
-    "startsWith": (2, 2, lambda env: _fn_starts),
-    "len": (1, 1, lambda env: _fn_len),
-    "hash": (1, 1, lambda env: _fn_hash),
-    "list": (0, 1000, lambda env: lambda *a: list(a)),
-    "now": (0, 0, lambda env: lambda: env.now_ms),
-    "date": (
-        3,
-        6,
-        lambda env: _guard_time(
-            lambda *a: to_ms(datetime(*(int(x) for x in a), tzinfo=env.zone))  # type: ignore[misc]
-        ),
-    ),
-    "dateAdd": (
-        3,
-        3,
-        lambda env: _guard_time(lambda t, n, u: date_add(int(t), int(n), str(u), env.zone)),
-    ),
-    "startOfPeriod": (
-        2,
-        2,
-        # One published example writes the arguments reversed; accept both orders.
-        lambda env: _guard_time(
-            lambda p, t: (
-                start_of_period(p, int(t), env.zone)
-                if isinstance(p, str)
-                else start_of_period(t, int(p), env.zone)
-            )
-        ),
-    ),
-}
-_FUNCS["date_add"] = _FUNCS["dateAdd"]
-_CONSTANTS = {"true": True, "false": False, "null": None, "nil": None}
-
-
 # ---------------------------------------------------------------------------- parser
 
 # A node is (closure, is_constant, constant_value); constants are folded at compile time.
@@ -415,6 +164,9 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0
+        # `field == "text"` nodes, so an || chain of them becomes one set lookup per field
+        self.paths: dict[Compiled, str] = {}
+        self.equals: dict[Compiled, tuple[str, str]] = {}
 
     # -- helpers
     def peek(self) -> _Tok:
@@ -476,6 +228,8 @@ class _Parser:
             values = (truthy(v) for _, _, v in operands)
             return _const(all(values) if op == "&&" else any(values))
         fns = [fn for fn, _, _ in operands]
+        if op == "||" and (members := self.or_equals(fns)) is not None:
+            return members, False, None
         if len(fns) == 2:
             f0, f1 = fns
             if op == "&&":
@@ -490,6 +244,33 @@ class _Parser:
             return not want
 
         return chain, False, None
+
+    def or_equals(self, fns: list[Compiled]) -> Compiled | None:
+        """`id == "a" || id == "b" || …` (Pendo's spelling of `in`) as one set lookup per
+        field: a chain of thousands of ids costs about what one comparison does. Same truth
+        value as the chain: `field == "text"` holds only for a string field equal to it."""
+        sets: dict[str, set[str]] = {}
+        rest: list[Compiled] = []
+        for f in fns:
+            hit = self.equals.get(f)
+            if hit is None:
+                rest.append(f)
+            else:
+                sets.setdefault(hit[0], set()).add(hit[1])
+        if not any(len(values) > 1 for values in sets.values()):
+            return None
+        tests = [(field_getter(path), frozenset(values)) for path, values in sets.items()]
+        if len(tests) == 1 and not rest:
+            ((get, members),) = tests
+            return lambda row: isinstance(v := get(row), str) and v in members
+
+        def chain(row: Row) -> bool:
+            for get, members in tests:
+                if isinstance(v := get(row), str) and v in members:
+                    return True
+            return any(bool(f(row)) for f in rest)
+
+        return chain
 
     def parse_or(self) -> _Node:
         return self.logical_level("||", self.parse_and)
@@ -524,8 +305,8 @@ class _Parser:
             if tok.value == "+":
                 return operand
             if is_const:
-                return _const(-value if _is_num(value) else None)
-            return (lambda row: -v if _is_num(v := fn(row)) else None), False, None
+                return _const(-value if is_num(value) else None)
+            return (lambda row: -v if is_num(v := fn(row)) else None), False, None
         return self.parse_primary()
 
     def enter(self) -> None:
@@ -547,9 +328,11 @@ class _Parser:
             nxt = self.peek()
             if nxt.kind == "op" and nxt.value == "(":
                 return self.parse_call(tok)
-            if tok.value in _CONSTANTS:
-                return _const(_CONSTANTS[tok.value])
-            return field_getter(tok.value), False, None
+            if tok.value in CONSTANTS:
+                return _const(CONSTANTS[tok.value])
+            getter = field_getter(tok.value)
+            self.paths[getter] = tok.value
+            return getter, False, None
         raise self.fail(f"expected a value but found {self.describe(tok)}", tok)
 
     def parse_args(self) -> list[_Node]:
@@ -576,15 +359,15 @@ class _Parser:
             return self.compile_if(name_tok, args)
         if name == "identified" and not args:
             visitor = field_getter("visitorId")
-            return (lambda row: _fn_identified(visitor(row))), False, None
+            return (lambda row: fn_identified(visitor(row))), False, None
         if name == "identified":
             args_spec: tuple[int, int, Callable[[ExprEnv], Callable[..., Any]]] = (
                 1,
                 1,
-                lambda env: _fn_identified,
+                lambda env: fn_identified,
             )
-        elif name in _FUNCS:
-            args_spec = _FUNCS[name]
+        elif name in FUNCS:
+            args_spec = FUNCS[name]
         else:
             raise self.fail(f"unknown function '{name}'", name_tok)
         lo, hi, factory = args_spec
@@ -614,15 +397,16 @@ class _Parser:
     def combine(self, op: str, left: _Node, right: _Node) -> _Node:
         lf, lc, lv = left
         rf, rc, rv = right
-        fn = _BINARY[op]
+        fn = BINARY[op]
         if lc and rc:
             return _const(fn(lv, rv))
         if rc:  # the common `field > 5` shape: specialise on the constant
-            return self.compare_to_constant(op, lf, rv) or (
-                (lambda row: fn(lf(row), rv)),
-                False,
-                None,
-            )
+            node = self.compare_to_constant(op, lf, rv)
+            if node is None:
+                return (lambda row: fn(lf(row), rv)), False, None
+            if op == "==" and isinstance(rv, str) and lf in self.paths:
+                self.equals[node[0]] = (self.paths[lf], rv)
+            return node
         return (lambda row: fn(lf(row), rf(row))), False, None
 
     @staticmethod
@@ -632,9 +416,9 @@ class _Parser:
             if op == "==":
                 return (lambda row: lf(row) == rv), False, None
             return (lambda row: lf(row) != rv), False, None
-        if op in _ORDER_OPS and _is_num(rv):
-            cmp = _ORDER_OPS[op]
-            return (lambda row: type(v := lf(row)) in _NUM_TYPES and cmp(v, rv)), False, None
+        if op in ORDER_OPS and is_num(rv):
+            cmp = ORDER_OPS[op]
+            return (lambda row: type(v := lf(row)) in NUM_TYPES and cmp(v, rv)), False, None
         return None
 
 

@@ -31,6 +31,8 @@ class Fault:
     reject_batch: bool = False  # metadata: reject the whole batch (400) naming a row
     reject_ids: list[str] = field(default_factory=list)  # ...only batches holding these ids
     times: int | None = 1  # None = until cleared
+    # aggregation: fire only for calls whose first time series spans at least this many days
+    min_days: int | None = None
 
     @property
     def is_reject(self) -> bool:
@@ -58,6 +60,7 @@ class Faults:
         times: int | None = 1,
         reject_batch: bool = False,
         reject_ids: list[str] | None = None,
+        min_days: int | None = None,
     ) -> Fault:
         if kind not in KINDS:
             raise ValueError(f"unknown request kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -71,6 +74,7 @@ class Faults:
             reject_batch=reject_batch,
             reject_ids=list(reject_ids or []),
             times=times,
+            min_days=min_days,
         )
         with self._lock:
             self._faults.append(fault)
@@ -84,9 +88,20 @@ class Faults:
         with self._lock:
             return list(self._faults)
 
-    def take(self, kind: str) -> Fault | None:
-        """Consume one firing of the first transport fault for ``kind``."""
-        return self._take(lambda f: not f.is_reject and f.kind in (kind, "*"))
+    def take(self, kind: str, days: int | None = None) -> Fault | None:
+        """Consume one firing of the first transport fault for ``kind`` (a ``min_days``
+        fault only when the call's time series spans ``days`` ≥ ``min_days``)."""
+
+        def applies(f: Fault) -> bool:
+            if f.is_reject or f.kind not in (kind, "*"):
+                return False
+            return f.min_days is None or (days is not None and days >= f.min_days)
+
+        return self._take(applies)
+
+    def wants_days(self) -> bool:
+        with self._lock:
+            return any(f.min_days is not None for f in self._faults)
 
     def take_reject(self, ids: list[str]) -> tuple[Fault, int] | None:
         """A metadata batch rejection that applies to this batch, and the row it names."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -37,9 +38,9 @@ def routes(ctx: SimContext) -> list[Route]:
         write = request.headers.get(KEY_HEADER) == ctx.write_key
         return JSONResponse({"valid": True, "writeAccess": write})
 
-    def lister(objs: list[dict[str, Any]]) -> Any:
+    def lister(objs: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]) -> Any:
         async def handler(request: Request) -> Response:
-            return JSONResponse(_catalogue(objs, request))
+            return JSONResponse(_catalogue(objs() if callable(objs) else objs, request))
 
         return handler
 
@@ -79,7 +80,7 @@ def routes(ctx: SimContext) -> list[Route]:
     g = ctx.guard
     return [
         Route("/api/v1/token/verify", g("verify", "read", verify)),
-        Route("/api/v1/page", g("list", "read", lister(ds.pages))),
+        Route("/api/v1/page", g("list", "read", lister(ctx.pages))),
         Route("/api/v1/feature", g("list", "read", lister(ds.features))),
         Route("/api/v1/tracktype", g("list", "read", lister(ds.track_types))),
         Route("/api/v1/guide", g("list", "read", lister(ds.guides))),

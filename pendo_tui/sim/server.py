@@ -75,6 +75,22 @@ class Simulator:
         self.ctx.large_aggregation_rows = n
 
     @property
+    def large_pages(self) -> int:
+        return self.ctx.large_pages
+
+    @large_pages.setter
+    def large_pages(self, n: int) -> None:
+        self.ctx.large_pages = n
+
+    @property
+    def scan_cost_us(self) -> float:
+        return self.ctx.scan_cost_us
+
+    @scan_cost_us.setter
+    def scan_cost_us(self, us: float) -> None:
+        self.ctx.scan_cost_us = us
+
+    @property
     def aggregation_requires_write(self) -> bool:
         return self.ctx.aggregation_requires_write
 

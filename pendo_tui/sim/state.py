@@ -26,6 +26,11 @@ class SimState:
     created: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids made by ?create
     bulk_deletes: list[dict[str, Any]] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # request kind -> count
+    # aggregations answered, the source rows they read, and the server time charged for it
+    scans: int = 0
+    rows_scanned: int = 0
+    scan_seconds: float = 0.0
+    scanned_sources: Counter[str] = field(default_factory=Counter)  # source -> calls
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
@@ -37,6 +42,16 @@ class SimState:
             self.created.clear()
             self.bulk_deletes.clear()
             self.requests.clear()
+            self.scans = self.rows_scanned = 0
+            self.scan_seconds = 0.0
+            self.scanned_sources.clear()
+
+    def record_scan(self, rows: int, seconds: float, sources: list[str]) -> None:
+        with self.lock:
+            self.scans += 1
+            self.rows_scanned += rows
+            self.scan_seconds += seconds
+            self.scanned_sources.update(sources)
 
     def add_track_event(self, event: dict[str, Any]) -> None:
         self.track_event_count += 1
@@ -60,4 +75,10 @@ class SimState:
             "created": {k: sorted(v) for k, v in self.created.items()},
             "bulk_deletes": self.bulk_deletes,
             "requests": dict(self.requests),
+            "scans": {
+                "count": self.scans,
+                "rows": self.rows_scanned,
+                "seconds": round(self.scan_seconds, 6),
+                "sources": dict(self.scanned_sources),
+            },
         }

@@ -289,8 +289,19 @@ def _run_pulls(
             if persister:
                 _safe(persister.flush)
         return
-    for m in pulls:
-        _run_item(summary, "pull", m.name, lambda m=m: engine.sync(m), persister, progress)
+    # Sync now: the mappings are read together (shared calls), each commits on its own.
+    try:
+        outcomes = engine.sync_many(pulls)
+    except PendoTuiError as err:  # a failure of the whole batch (e.g. auth): every item
+        outcomes = [err] * len(pulls)
+    for m, outcome in zip(pulls, outcomes, strict=True):
+        _run_item(summary, "pull", m.name, lambda o=outcome: _outcome(o), persister, progress)
+
+
+def _outcome(outcome: Any) -> Any:
+    if isinstance(outcome, PendoTuiError):
+        raise outcome
+    return outcome
 
 
 def _run_pushes(
@@ -368,7 +379,7 @@ def _count(value: Any) -> int:
 # Per-item count keys summed into the run totals.
 _TOTAL_KEYS = (
     "rows_fetched", "rows_read", "rows_written", "sent", "delivered", "unchanged",
-    "skipped", "rejected", "missing", "calls", "requests", "retries",
+    "skipped", "rejected", "missing", "calls", "requests", "retries", "splits",
 )  # fmt: skip
 
 

@@ -133,6 +133,19 @@ def test_days_to_sync_out_of_range(tmp_path: Path, days: int) -> None:
     }
 
 
+@pytest.mark.parametrize("calls", [0, 17])
+def test_max_concurrent_calls_out_of_range(tmp_path: Path, calls: int) -> None:
+    err = _rejected(tmp_path, f"[pendo]\nmax_concurrent_calls = {calls}\n")
+    assert f"pendo.max_concurrent_calls = {calls}: {calls} is out of range" in err.message
+    assert "from 1 to 16" in err.message and "in flight at once" in err.message
+
+
+def test_max_concurrent_calls_default_and_bounds() -> None:
+    assert Config().pendo.max_concurrent_calls == 4
+    assert Config.model_validate({"pendo": {"max_concurrent_calls": 16}})
+    assert Config.model_validate({"pendo": {"max_concurrent_calls": 1}})
+
+
 def test_duplicate_mapping_names(tmp_path: Path) -> None:
     err = _rejected(tmp_path, PULL_PAGE + "\n" + PULL_PAGE.replace('"p1"', '"p2"'))
     assert "pull[1].name" in err.message

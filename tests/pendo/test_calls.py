@@ -6,7 +6,7 @@ import pytest
 
 from pendo_tui.errors import SecretError
 from pendo_tui.pendo import PendoClient
-from pendo_tui.pendo.pipelines import page_events_pipeline
+from pendo_tui.pendo.pipelines import usage_pipeline
 from pendo_tui.sim.server import Simulator
 
 
@@ -68,16 +68,15 @@ def test_aggregate_streams_grouped_rows(sim: Simulator, client: PendoClient) -> 
     page = ds.pages[0]["id"]
     starts = ds.day_starts()
     first, count = starts[-31], 30  # the 30 days before today
-    rows = list(client.aggregate(page_events_pipeline(page, first, count)))
+    rows = list(client.aggregate(usage_pipeline("page", [page], first, count)))
     expected: dict[tuple, int] = {}
     for e in ds.events:
         if e.get("pageId") == page and first <= e["day"] < starts[-1]:
-            if e["visitorId"].startswith("_PENDO_T_"):
-                continue
-            key = (e["visitorId"], e["accountId"], e["appId"], e["day"])
+            key = (e["visitorId"], e["appId"], e["day"])
             expected[key] = expected.get(key, 0) + e["numEvents"]
-    got = {(r["visitorId"], r["accountId"], r["appId"], r["day"]): r["numEvents"] for r in rows}
+    got = {(r["visitorId"], r["appId"], r["day"]): r["events"] for r in rows}
     assert got == expected and len(got) > 0
+    assert {r["pageId"] for r in rows} == {page}
 
 
 def test_report_results_stream(sim: Simulator, client: PendoClient) -> None:

@@ -23,6 +23,15 @@ from pendo_tui.pendo.errors import (
 from pendo_tui.sim.server import Simulator
 
 PIPE = [{"source": {"visitors": None}}, {"select": {"visitorId": "visitorId"}}]
+# Large mode serves pageEvents: the 120 complete days before today hold all its rows.
+LARGE = [
+    {
+        "source": {
+            "pageEvents": {"appId": 'expandAppIds("*")'},
+            "timeSeries": {"period": "dayRange", "first": "now()", "count": -120},
+        }
+    }
+]
 
 
 def test_wrong_key_names_region_and_exits_3(sim: Simulator, make_client) -> None:
@@ -210,7 +219,7 @@ def test_large_stream_cut_midway(sim: Simulator, client: PendoClient) -> None:
     sim.faults.add("aggregation", truncate=True)
     n = 0
     with pytest.raises(MalformedResponseError, match="discarded"):
-        for _ in client.aggregate(PIPE):
+        for _ in client.aggregate(LARGE):
             n += 1
     assert 0 < n < 50_000 and len(client.request_log.records()) == 1
 
@@ -219,7 +228,7 @@ def test_abandoned_stream_is_logged_and_client_still_works(
     sim: Simulator, client: PendoClient
 ) -> None:
     sim.large_aggregation_rows = 200_000
-    it = client.aggregate(PIPE)
+    it = client.aggregate(LARGE)
     assert next(it)
     it.close()  # the caller stops early (a cancelled run)
     rec = client.request_log.records()[-1]

@@ -1,111 +1,91 @@
-"""Pipeline builders run on the simulator's evaluator; window substitution; validation."""
+"""The one pipeline module: the engine's builders run on the simulator's evaluator; window
+substitution; the one validator (the config model, the TUI editor and the engine agree)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from pendo_tui.config.model import Config
 from pendo_tui.pendo import PendoClient
 from pendo_tui.pendo.pipelines import (
     ALL_APPS,
-    core_events_pipeline,
-    events_per_day_pipeline,
-    feature_events_pipeline,
-    page_events_pipeline,
+    activity_pipeline,
+    chunk_ids,
+    id_filter,
     substitute_window,
+    time_series,
+    usage_pipeline,
     validate_pipeline,
-    window,
 )
 from pendo_tui.sim.server import Simulator
+from pendo_tui.tui.services import validate_pipeline as editor_validate
 
 
-def _expected(events, id_field, oid, first, end, visitors=None, app=None):
+def _usage(events, id_field, ids, first, end, visitors=None):
     out: dict[tuple, tuple[int, int]] = {}
     for e in events:
-        if oid is not None and e.get(id_field) != oid:
-            continue
-        if not first <= e["day"] < end or e["visitorId"].startswith("_PENDO_T_"):
+        if e.get(id_field) not in ids or not first <= e["day"] < end:
             continue
         if visitors is not None and e["visitorId"] not in visitors:
             continue
-        if app is not None and e["appId"] != app:
-            continue
-        k = (e["visitorId"], e["accountId"], e["appId"], e["day"])
+        k = (e[id_field], e["visitorId"], e["appId"], e["day"])
         ev, mi = out.get(k, (0, 0))
         out[k] = (ev + e["numEvents"], mi + e["numMinutes"])
     return out
 
 
-def _got(rows):
+def _got(rows, id_field):
     return {
-        (r["visitorId"], r["accountId"], r["appId"], r["day"]): (r["numEvents"], r["numMinutes"])
+        (r[id_field], r["visitorId"], r["appId"], r["day"]): (r["events"], r["minutes"])
         for r in rows
     }
 
 
-def test_page_pipeline_shape() -> None:
-    steps = page_events_pipeline("p1", 1000, -7, segment_id="s1")
-    src = steps[0]["source"]
-    assert src["pageEvents"] == {"pageId": "p1", "appId": ALL_APPS}
-    assert src["timeSeries"] == {"period": "dayRange", "first": 1000, "count": -7}
-    assert steps[1] == {"segment": {"id": "s1"}} and steps[2] == {"identified": "visitorId"}
-    assert steps[3]["group"]["group"] == ["visitorId", "accountId", "appId", "day"]
-    single = feature_events_pipeline("f1", 1000, 1, app_ids="5629499534213120")
-    assert single[0]["source"]["featureEvents"]["appId"] == 5629499534213120
+def test_usage_pipeline_shape() -> None:
+    one = usage_pipeline("page", ["p1"], 1000, 7, "s1")
+    assert one[0]["source"]["pageEvents"] == {"pageId": "p1", "appId": ALL_APPS}
+    assert one[0]["source"]["timeSeries"] == time_series(1000, 7)
+    assert one[1] == {"segment": {"id": "s1"}}
+    assert one[2]["group"]["group"] == ["pageId", "visitorId", "appId", "day"]
+    many = usage_pipeline("feature", ["a", 'b"\\c'], 1000, 7)
+    assert many[0]["source"]["featureEvents"] == {"appId": ALL_APPS}
+    assert many[1] == {"filter": 'featureId == "a" || featureId == "b\\"\\\\c"'}
 
 
-def test_feature_pipeline_all_apps_on_sim(sim: Simulator, client: PendoClient) -> None:
+def test_chunk_ids_keeps_each_filter_within_the_limit() -> None:
+    ids = [f"id-{i:04d}" for i in range(500)]
+    groups = chunk_ids("pageId", ids, max_chars=1000)
+    assert [i for g in groups for i in g] == ids and len(groups) > 1
+    assert all(len(id_filter("pageId", g)) <= 1000 for g in groups)
+    assert chunk_ids("pageId", ["x" * 2000], max_chars=1000) == [["x" * 2000]]
+
+
+def test_coalesced_usage_on_sim_equals_the_raw_rows(sim: Simulator, client: PendoClient) -> None:
     ds = sim.dataset
     starts = ds.day_starts()
-    feat = max(
-        ds.features, key=lambda f: sum(1 for e in ds.events if e.get("featureId") == f["id"])
-    )
-    rows = list(client.aggregate(feature_events_pipeline(feat["id"], starts[-15], 14)))
-    exp = _expected(ds.events, "featureId", feat["id"], starts[-15], starts[-1])
-    assert _got(rows) == exp and exp
-
-
-def test_segment_and_single_app_limit(sim: Simulator, client: PendoClient) -> None:
-    ds = sim.dataset
-    starts = ds.day_starts()
+    ids = [p["id"] for p in ds.pages[:3]]
+    rows = list(client.aggregate(usage_pipeline("page", ids, starts[-15], 14)))
+    exp = _usage(ds.events, "pageId", set(ids), starts[-15], starts[-1])
+    assert _got(rows, "pageId") == exp and exp
     seg = next(s for s in ds.segments if s.get("visitorIds"))
-    page = ds.pages[0]["id"]
-    rows = list(
-        client.aggregate(
-            page_events_pipeline(page, starts[-61], 60, segment_id=seg["id"], app_ids=-323232)
-        )
-    )
-    exp = _expected(
-        ds.events,
-        "pageId",
-        page,
-        starts[-61],
-        starts[-1],
-        visitors=set(seg["visitorIds"]),
-        app=-323232,
-    )
-    assert _got(rows) == exp
+    rows = list(client.aggregate(usage_pipeline("page", ids, starts[-61], 60, seg["id"])))
+    exp = _usage(ds.events, "pageId", set(ids), starts[-61], starts[-1], set(seg["visitorIds"]))
+    assert _got(rows, "pageId") == exp
 
 
-def test_events_per_day_pipeline_on_sim(sim: Simulator, client: PendoClient) -> None:
+def test_activity_pipeline_on_sim(sim: Simulator, client: PendoClient) -> None:
     ds = sim.dataset
     starts = ds.day_starts()
-    rows = list(client.aggregate(events_per_day_pipeline(starts[-8], 7)))
-    exp = _expected(ds.activity, None, None, starts[-8], starts[-1])
-    assert _got(rows) == exp and exp
-
-
-def test_core_events_pipeline_on_sim(sim: Simulator, client: PendoClient) -> None:
-    ds = sim.dataset
-    starts = ds.day_starts()
-    ids = [p["id"] for p in ds.pages[:2]]
-    rows = list(client.aggregate(core_events_pipeline("page", ids, starts[-31], 30)))
-    exp: dict[tuple, int] = {}
-    for e in ds.events:
-        anonymous = e["visitorId"].startswith("_PENDO_T_")
-        if e.get("pageId") in ids and starts[-31] <= e["day"] < starts[-1] and not anonymous:
-            k = (e["visitorId"], e["accountId"], e["pageId"])
-            exp[k] = exp.get(k, 0) + e["numEvents"]
-    assert {(r["visitorId"], r["accountId"], r["pageId"]): r["numEvents"] for r in rows} == exp
+    app = -323232
+    rows = list(client.aggregate(activity_pipeline(app, starts[-8], 7)))
+    exp = {
+        (e["accountId"], e["visitorId"], e["day"])
+        for e in ds.activity
+        if e["appId"] == app and starts[-8] <= e["day"] < starts[-1]
+    }
+    assert {(r["accountId"], r["visitorId"], r["day"]) for r in rows} == exp and exp
 
 
 def test_substitute_window_keeps_the_rest() -> None:
@@ -124,7 +104,7 @@ def test_substitute_window_keeps_the_rest() -> None:
     assert json.dumps(user) == before  # the input is not mutated
     assert out[0]["source"]["timeSeries"] == {"period": "hourRange", "first": 1234, "count": 3}
     assert out[0]["source"]["events"] == {"appId": 5}
-    assert out[1]["spawn"][0][0]["source"]["timeSeries"] == window(1234, 3)
+    assert out[1]["spawn"][0][0]["source"]["timeSeries"] == time_series(1234, 3)
     assert "timeSeries" not in out[1]["spawn"][1][0]["source"]  # accounts have none
     assert out[2] == user[2]
 
@@ -153,19 +133,16 @@ def test_substituted_user_pipeline_runs_per_day(sim: Simulator, client: PendoCli
 
 def test_validate_pipeline() -> None:
     good = [
-        {"source": {"events": None, "timeSeries": window(0, -7)}},
+        {"source": {"events": None, "timeSeries": time_series(0, -7)}},
         {"group": {"group": ["accountId"], "fields": {"events": {"sum": "numEvents"}}}},
     ]
     assert validate_pipeline(good, "company", ["events"]) == []
-    assert validate_pipeline(json.dumps({"request": {"pipeline": good}}), "asset") == []
+    assert validate_pipeline(json.dumps({"request": {"pipeline": good}}), "company") == []
     assert any("visitorId" in p for p in validate_pipeline(good, "end_user"))
     assert any("'minutes'" in p for p in validate_pipeline(good, "company", ["minutes"]))
     assert "not valid JSON" in validate_pipeline("[{", "company")[0]
     assert validate_pipeline([], "company") == ["the pipeline has no steps"]
     assert "must be a source" in validate_pipeline([{"filter": "x"}], "company")[0]
-    assert (
-        "needs a timeSeries" in validate_pipeline([{"source": {"pageEvents": None}}], "company")[0]
-    )
     assert "unknown operator 'frobnicate'" in " ".join(
         validate_pipeline([{"source": {"accounts": None}}, {"frobnicate": 1}], "company")
     )
@@ -175,3 +152,46 @@ def test_validate_pipeline() -> None:
     # after a step we do not model, no claim is made about the columns
     odd = [{"source": {"visitors": None}}, {"switch": {}}]
     assert validate_pipeline(odd, "company") == []
+
+
+# The two cases where the TUI editor and the engine used to disagree (docs/pull.md,
+# "Aggregation mappings"): every entry point now gives the same answer.
+BY_VISITOR = [
+    {"source": {"events": None, "timeSeries": time_series(0, -1)}},
+    {"group": {"group": ["visitorId"], "fields": {"events": {"sum": "numEvents"}}}},
+]
+BY_ACCOUNT = [
+    {"source": {"events": None, "timeSeries": time_series(0, -1)}},
+    {"group": {"group": ["accountId"], "fields": {"events": {"sum": "numEvents"}}}},
+]
+NO_SERIES = [
+    {"source": {"pageEvents": None}},
+    {"group": {"group": ["accountId"], "fields": {"events": {"sum": "numEvents"}}}},
+]
+
+
+def _config_problem(pipeline, obj: str) -> str | None:
+    mapping = {"name": "a", "kind": "aggregation", "object": obj, "pipeline": pipeline}
+    try:
+        Config.model_validate({"pull": [mapping | {"columns": {"events": "Events"}}]})
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("obj", ["asset", "project"])
+def test_asset_and_project_rows_are_placed_through_the_visitor(obj: str) -> None:
+    assert validate_pipeline(BY_VISITOR, obj, ["events"]) == []
+    assert editor_validate(json.dumps(BY_VISITOR), obj, ["events"]) == []
+    assert _config_problem(BY_VISITOR, obj) is None
+    problems = validate_pipeline(BY_ACCOUNT, obj, ["events"])
+    assert problems and "visitorId" in problems[0] and f"identity.{obj}_id" in problems[0]
+    assert editor_validate(json.dumps(BY_ACCOUNT), obj, ["events"]) == problems
+    assert "visitorId" in (_config_problem(BY_ACCOUNT, obj) or "")
+
+
+def test_an_event_source_without_time_series_is_refused_everywhere() -> None:
+    problems = validate_pipeline(NO_SERIES, "company", ["events"])
+    assert len(problems) == 1 and "pageEvents source needs a timeSeries" in problems[0]
+    assert editor_validate(json.dumps(NO_SERIES), "company", ["events"]) == problems
+    assert "needs a timeSeries" in (_config_problem(NO_SERIES, "company") or "")

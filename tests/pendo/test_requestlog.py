@@ -18,6 +18,15 @@ from pendo_tui.pendo.requestlog import REDACTED_KEY, RequestRecord
 from pendo_tui.sim.server import Simulator
 
 PIPE = [{"source": {"visitors": None}}, {"select": {"visitorId": "visitorId"}}]
+# Large mode serves pageEvents: the 120 complete days before today hold all its rows.
+LARGE = [
+    {
+        "source": {
+            "pageEvents": {"appId": 'expandAppIds("*")'},
+            "timeSeries": {"period": "dayRange", "first": "now()", "count": -120},
+        }
+    }
+]
 
 
 def _dump(rec: RequestRecord) -> str:
@@ -89,7 +98,7 @@ def test_streamed_body_records_only_a_prefix(sim: Simulator, make_client) -> Non
     small = RequestLog(body_limit=2048)
     c = make_client(request_log=small)
     sim.large_aggregation_rows = 50_000
-    n = sum(1 for _ in c.aggregate(PIPE))
+    n = sum(1 for _ in c.aggregate(LARGE))
     rec = small.records()[-1]
     assert n == 50_000
     assert len(rec.response_body) == 2048 and rec.response_body_size > 3_000_000

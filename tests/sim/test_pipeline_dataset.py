@@ -155,18 +155,17 @@ def test_the_engines_own_pipelines_evaluate(ds: Dataset) -> None:
     builders = pytest.importorskip("pendo_tui.pendo.pipelines")
     first, end = ds.day_starts()[-8], ds.day_starts()[-1]
     core = [p["id"] for p in ds.pages[:2]]
-    rows = list(evaluate(builders.core_events_pipeline("page", core, first, 7), ds, ds.now_ms))
+    rows = list(evaluate(builders.usage_pipeline("page", core, first, 7), ds, ds.now_ms))
     want: dict[tuple[Any, ...], int] = defaultdict(int)
     for r in ds.events:
-        anonymous = r["visitorId"].startswith("_PENDO_T_")
-        if r.get("pageId") in core and first <= r["day"] < end and not anonymous:
-            want[(r["visitorId"], r["accountId"], r["pageId"])] += r["numEvents"]
-    assert {(r["visitorId"], r["accountId"], r["pageId"]): r["numEvents"] for r in rows} == want
+        if r.get("pageId") in core and first <= r["day"] < end:
+            want[(r["visitorId"], r["pageId"], r["day"])] += r["numEvents"]
+    assert {(r["visitorId"], r["pageId"], r["day"]): r["events"] for r in rows} == want
     assert want
-    per_day = list(evaluate(builders.events_per_day_pipeline(first, 7), ds, ds.now_ms))
+    per_day = list(evaluate(builders.activity_pipeline(-323232, first, 7), ds, ds.now_ms))
     assert {r["day"] for r in per_day} <= set(ds.day_starts()[-8:-1])
-    assert sum(r["numEvents"] for r in per_day) == sum(
-        r["numEvents"]
+    assert {(r["accountId"], r["visitorId"], r["day"]) for r in per_day} == {
+        (r["accountId"], r["visitorId"], r["day"])
         for r in ds.activity
-        if first <= r["day"] < end and not r["visitorId"].startswith("_PENDO_T_")
-    )
+        if first <= r["day"] < end and r["appId"] == -323232
+    }

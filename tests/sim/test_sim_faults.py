@@ -155,6 +155,8 @@ def test_admin_api(http: httpx.Client, sim: Simulator, read_h: dict, track_h: di
     assert state["requests"]["list"] == 1
     assert http.post("/_sim/settings", json={"aggregation_requires_write": True}).json() == {
         "large_aggregation_rows": 0,
+        "large_pages": 10,
+        "scan_cost_us": 0.0,
         "aggregation_requires_write": True,
     }
     assert http.post("/api/v1/aggregation", json=AGG, headers=read_h).status_code == 403

@@ -78,7 +78,8 @@ def test_resync_all_fault_midway_leaves_previous_data(sim, client, store):
         if event.mapping == "feat" and event.phase == "fetch":
             sim.faults.add("aggregation", status=500, times=None)
 
-    shorter = make_config(sim, _pull(sim), pendo={"days_to_sync": 3})
+    # One call at a time: the fault must land between the two mappings' calls.
+    shorter = make_config(sim, _pull(sim), pendo={"days_to_sync": 3, "max_concurrent_calls": 1})
     eng = PullEngine(shorter, client, store, progress=inject, today=sim.dataset.today)
     with pytest.raises(PendoError):
         eng.resync_all(shorter.pull)

@@ -33,48 +33,63 @@ CHILD = textwrap.dedent(
     with PendoClient(config.pendo.domain, spec["key"]) as client:
         engine = PullEngine(config, client, store, today=date.fromisoformat(spec["today"]))
         print("started", flush=True)
-        for m in config.pull:
-            engine.sync(m)
+        if spec["together"]:
+            engine.sync_many(config.pull)
+        else:
+            for m in config.pull:
+                engine.sync(m)
     print("finished", flush=True)
     """
 )
 
 
-def _config(sim) -> Config:
+def _config(sim, concurrency: int = 4) -> Config:
     ds = sim.dataset
+    dash = ds.find("pages", "Dashboard")["id"]
+    other = next(p["id"] for p in ds.pages if p["id"] != dash)
+    pendo = {"domain": sim.base_url, "timezone": ds.timezone, "days_to_sync": 60}
     return Config.model_validate(
         {
-            "pendo": {"domain": sim.base_url, "timezone": ds.timezone, "days_to_sync": 60},
+            "pendo": pendo | {"max_concurrent_calls": concurrency},
             "identity": {"auto_create_end_users": True},
             "pull": [
-                {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+                {"name": "dash", "kind": "page", "id": dash},
                 {
                     "name": "feat",
                     "kind": "feature",
                     "id": ds.features[0]["id"],
                     "object": "end_user",
                 },
+                {"name": "dash2", "kind": "page", "id": other, "passive": True},
                 {"name": "pes", "kind": "pes"},
             ],
         }
     )
 
 
-def _sync(sim, config: Config, url: str) -> None:
+def _sync(sim, config: Config, url: str, together: bool) -> None:
     with open_store(url) as store, PendoClient(sim.base_url, sim.keys.read) as client:
         engine = PullEngine(config, client, store, today=sim.dataset.today)
-        for m in config.pull:
-            engine.sync(m)
+        if together:  # one plan: shared calls, up to max_concurrent_calls in flight
+            assert all(not isinstance(r, Exception) for r in engine.sync_many(config.pull))
+        else:
+            for m in config.pull:
+                engine.sync(m)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [0.3, 0.9, 1.6])
-def test_sigkill_then_rerun_equals_uninterrupted(sim, tmp_path: Path, kill_after: float):
+@pytest.mark.parametrize(
+    ("together", "concurrency"), [(False, 1), (True, 4)], ids=["one-by-one", "plan-x4"]
+)
+def test_sigkill_then_rerun_equals_uninterrupted(
+    sim, tmp_path: Path, kill_after: float, together: bool, concurrency: int
+):
     import json
 
-    config = _config(sim)
+    config = _config(sim, concurrency)
     reference = f"sqlite:///{tmp_path / 'ref.db'}"
-    _sync(sim, config, reference)
+    _sync(sim, config, reference, together)
     with open_store(reference) as store:
         expected = dump(store)
 
@@ -85,6 +100,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(sim, tmp_path: Path, kill_after
         "store": url,
         "key": sim.keys.read,
         "today": sim.dataset.today.isoformat(),
+        "together": together,
     }
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(spec, default=str)],
@@ -104,7 +120,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(sim, tmp_path: Path, kill_after
             child.kill()
     sim.faults.clear()
 
-    _sync(sim, config, url)
+    _sync(sim, config, url, together)
     with open_store(url) as store:
         got = dump(store)
     # end_users ids and timestamps must match too: nothing from the killed run survives

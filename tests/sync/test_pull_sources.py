@@ -9,10 +9,10 @@ from pull_expect import make_config
 from sqlalchemy import select
 
 from pendo_tui.errors import ConfigError
+from pendo_tui.pendo.pipelines import substitute_window, trial_problems, validate_pipeline
 from pendo_tui.store import schema
 from pendo_tui.sync.pull.companies import refresh_companies
 from pendo_tui.sync.pull.engine import PullEngine
-from pendo_tui.sync.pull.pipelines import substitute_window, trial_problems, validate_aggregation
 from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
 
 
@@ -49,13 +49,11 @@ def test_validate_aggregation_pipeline():
         {"source": {"events": None, "timeSeries": {"period": "dayRange", "first": 0, "count": 1}}},
         {"group": {"group": ["accountId"], "fields": {"ev": {"sum": "numEvents"}}}},
     ]
-    assert validate_aggregation(good, "company", ["ev"]) == []
-    assert "visitorId" in validate_aggregation(good, "end_user", ["ev"])[0]
-    assert "not produced" in validate_aggregation(good, "company", ["nope"])[0]
-    assert validate_aggregation([{"filter": "x"}], "company", []) == [
-        "the first step must be a source"
-    ]
-    assert validate_aggregation({}, "company", [])
+    assert validate_pipeline(good, "company", ["ev"]) == []
+    assert "visitorId" in validate_pipeline(good, "end_user", ["ev"])[0]
+    assert "'nope' is not in the pipeline's rows" in validate_pipeline(good, "company", ["nope"])[0]
+    assert "must be a source" in validate_pipeline([{"filter": "x"}], "company", [])[0]
+    assert validate_pipeline({}, "company", [])
     assert trial_problems([{"ev": 1}, {"ev": "x"}], ["ev"])
     assert trial_problems([{"ev": 1}, {"ev": 2.5}], ["ev"]) == []
 

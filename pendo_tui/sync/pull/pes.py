@@ -18,6 +18,7 @@ in it (one app per mapping):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -72,7 +73,8 @@ def score_account(inputs: PesInputs, acc: AccountActivity, day: date) -> dict[st
                 if w_first <= d <= day:
                     used |= ids & inputs.core_ids
             shares.append(len(used) / len(inputs.core_ids))
-        out["adoption"] = 100.0 * sum(shares) / len(shares)
+        # fsum: exact, so the value does not depend on the order of a set (hash seed)
+        out["adoption"] = 100.0 * math.fsum(shares) / len(shares)
     dau = [
         sum(1 for v in active if w_first + timedelta(days=i) in acc.days[v])
         for i in range(PES_WINDOW_DAYS)

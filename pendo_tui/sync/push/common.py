@@ -15,13 +15,20 @@ from typing import Any
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.push.keys import InvalidKey, canonical_key
 from pendo_tui.sync.push.result import PushResult
-from pendo_tui.sync.push.state import PushState
+from pendo_tui.sync.push.state import KeyState, PushState
 
 # Local rejects are written to push_rejects in chunks of this many.
 REJECT_FLUSH = 1_000
 # Progress is emitted at most this often (seconds), plus once at the end of each phase.
 PROGRESS_EVERY_S = 0.25
+
+
+# Marks, in the loaded state, a key this run has sent (or is sending).
+SENT_THIS_RUN = KeyState(None, "this_run")
+# Key of a row the model reader could not shape (ragged CSV): (reason, message).
+ROW_PROBLEM = "\x00row_problem"
 
 
 def as_id(value: Any) -> str | None:
@@ -105,6 +112,14 @@ class PushContext:
     in_flight_policy: str = "resend"
     pending_rejects: list[tuple[str, str]] = field(default_factory=list)
     _last_progress: float = 0.0
+    _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def metadata_schema(self, kind: str) -> dict[str, Any]:
+        """Pendo's metadata schema of ``kind``, read once per sync."""
+        if kind not in self._schemas:
+            self.calls.add()
+            self._schemas[kind] = self.client.metadata_schema(kind) or {}
+        return self._schemas[kind]
 
     def reject(self, key: str, reason: str, error: str) -> None:
         """Count a rejected row and queue it for ``push_rejects`` (not in a dry run)."""
@@ -140,18 +155,42 @@ class PushContext:
 
 
 def keyed_rows(
-    ctx: PushContext, rows: Iterable[dict[str, Any]], seen: set[str] | None
+    ctx: PushContext,
+    rows: Iterable[dict[str, Any]],
+    seen: set[str] | None,
+    known: dict[str, KeyState],
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Count and report each model row; yield (primary key, row), rejecting rows whose key
-    is empty; record every key in ``seen`` (delete behaviour needs what the model still has)."""
+    """Count and report each model row; yield (primary key, row) with the key from
+    ``canonical_key``. Rejected here: empty or invalid keys, rows the reader could not
+    shape (ragged CSV), a key already sent by this run (the model changed between the
+    uniqueness check and the read). Every key goes into ``seen`` (delete behaviour needs
+    what the model still has)."""
     s, res = ctx.sync, ctx.result
     for row in rows:
         res.rows_read += 1
         ctx.report("read", res.rows_read)
-        key = as_id(row.get(s.primary_key))
+        raw = row.get(s.primary_key)
+        try:
+            key = canonical_key(raw)
+        except InvalidKey as bad:
+            label = f"<row {res.rows_read}>"
+            ctx.reject(label, "invalid_primary_key", f"column {s.primary_key!r}: {bad}")
+            continue
         if key is None:
             ctx.reject(
                 f"<row {res.rows_read}>", "empty_primary_key", f"column {s.primary_key!r} is empty"
+            )
+            continue
+        problem = row.get(ROW_PROBLEM)
+        if problem is not None:
+            ctx.reject(key, problem[0], f"row {key!r}: {problem[1]}")
+            continue
+        if known.get(key) is SENT_THIS_RUN:
+            ctx.reject(
+                key,
+                "duplicate_primary_key",
+                f"row {key!r}: a row with this key was already sent by this run (the model "
+                "changed while it was read); not sent twice",
             )
             continue
         if seen is not None:

@@ -17,6 +17,7 @@ from pendo_tui.config.model import Config, PushSync
 from pendo_tui.errors import PendoTuiError, SecretError
 from pendo_tui.pendo.errors import TRACK_HINT, WRITE_HINT, AuthError, PendoError, ReadOnlyKeyError
 from pendo_tui.sync.progress import ProgressCallback
+from pendo_tui.sync.push.checks import check_property_names
 from pendo_tui.sync.push.common import PushContext, client_retries
 from pendo_tui.sync.push.events import EventBuilder, plan_events, push_events
 from pendo_tui.sync.push.models import ModelError, ModelReader
@@ -91,6 +92,7 @@ class PushEngine:
         reader = ModelReader(sync.model, sync.name, getattr(self.store, "engine", None))
         if sync.kind == "events":
             required = EventBuilder(sync).required_columns()
+            check_property_names(sync)
         else:
             required = object_columns(sync)
             check_delete_supported(sync)
@@ -106,6 +108,11 @@ class PushEngine:
             # A sync-level setting wins once the config model grows one.
             in_flight_policy=getattr(sync, "in_flight", None) or self.in_flight,
         )
+        if sync.skip_checks:
+            ctx.result.warn(
+                f"push sync {sync.name!r}: row checks turned off by skip_checks "
+                f"({', '.join(sync.skip_checks)}); rows failing them are sent as they are"
+            )
         ctx.report("check", 0, f"checking model ({reader.label})", force=True)
         ctx.total_rows = reader.check(sync.primary_key, required)
         return ctx, reader
@@ -119,6 +126,7 @@ class PushEngine:
         res = ctx.result
         try:
             known = ctx.state.load()
+            ctx.state.migrate(known)
             seen: set[str] | None = set() if sync.on_delete == "delete" else None
             if sync.kind == "events":
                 push_events(ctx, plan_events(ctx, prefetched(reader.rows()), known, seen))
@@ -184,6 +192,7 @@ class PushEngine:
             unchanged=res.unchanged,
             skipped=dict(res.skipped),
             rejected=dict(res.rejected),
+            rejected_reasons=res.rejected_reasons(),
             rejects=[r.__dict__ for r in res.rejects[:PLAN_REJECTS]],
             missing=res.missing,
             old_events=res.old_events,

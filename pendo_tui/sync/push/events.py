@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError, ServerError
-from pendo_tui.sync.push.common import PushContext, as_id, jsonable, keyed_rows
+from pendo_tui.sync.push.checks import BadValue, RowChecks
+from pendo_tui.sync.push.common import SENT_THIS_RUN, PushContext, as_id, keyed_rows
 from pendo_tui.sync.push.state import (
     DELIVERED,
     IN_FLIGHT,
@@ -39,7 +40,7 @@ from pendo_tui.sync.push.state import (
     value_hash,
 )
 
-# Pendo does not process events older than this (pendo-api.md §7), though it answers 200.
+# Pendo does not process events older than this (docs/push.md), though it answers 200.
 OLD_EVENT_MS = 7 * 24 * 3600 * 1000
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 MS_THRESHOLD = 100_000_000_000
@@ -47,14 +48,6 @@ MAX_LISTED_IN_FLIGHT = 1_000
 # Gateway answers: the request never reached Pendo's application.
 SURELY_UNSENT_5XX = frozenset({502, 503, 504})
 _NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-class BadValue(ValueError):
-    """A row value that cannot be used; ``reason`` is the short code counted in the summary."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def parse_timestamp(value: Any) -> int:
@@ -99,30 +92,37 @@ class EventBuilder:
         self.sync = sync
         self.props = sync.property_columns()
         self.now_ms = now_ms
+        self.checks = RowChecks(sync)
+        self.prop_labels = [
+            (prop, col, f"property {prop!r} (column {col!r})") for prop, col in self.props.items()
+        ]
 
     def required_columns(self) -> list[str]:
         s = self.sync
         cols = [c for c in (s.visitor_id, s.event_column, s.timestamp, s.account_id) if c]
         return cols + list(self.props.values())
 
-    def build(self, row: dict[str, Any], key: str) -> PlannedEvent:
-        s = self.sync
+    def build(self, row: dict[str, Any], key: str, now_ms: int) -> PlannedEvent:
+        s, checks = self.sync, self.checks
         visitor = as_id(row.get(s.visitor_id or ""))
         if visitor is None:
             raise BadValue("empty_visitor_id", f"column {s.visitor_id!r} is empty")
+        checks.clean(visitor, f"column {s.visitor_id!r}")
         name = s.event or as_id(row.get(s.event_column or ""))
         if not name:
             raise BadValue("empty_event_name", f"column {s.event_column!r} is empty")
+        checks.clean(name, f"column {s.event_column!r}")
         payload: dict[str, Any] = {"type": "track", "event": name, "visitorId": visitor}
         if s.account_id:
             account = as_id(row.get(s.account_id))
             if account is not None:
-                payload["accountId"] = account
-        properties = {
-            prop: jsonable(row.get(col))
-            for prop, col in self.props.items()
-            if row.get(col) is not None
-        }
+                payload["accountId"] = checks.clean(account, f"column {s.account_id!r}")
+        properties = {}
+        for prop, col, label in self.prop_labels:
+            raw = row.get(col)
+            if raw is not None:
+                properties[prop] = checks.clean(raw, label)
+        checks.properties(properties)
         payload["properties"] = properties
         payload["context"] = {}
         digest = value_hash(payload)  # before the timestamp: a send-time stamp is not data
@@ -131,14 +131,16 @@ class EventBuilder:
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 raise BadValue("empty_timestamp", f"column {s.timestamp!r} is empty")
             try:
-                payload["timestamp"] = parse_timestamp(raw)
+                stamp = parse_timestamp(raw)
             except (ValueError, OverflowError, OSError):
                 raise BadValue(
                     "bad_timestamp",
                     f"column {s.timestamp!r} value {str(raw)[:60]!r} is not ISO 8601 or epoch "
                     "seconds/milliseconds",
                 ) from None
-            digest = value_hash([digest, payload["timestamp"]])
+            checks.timestamp(stamp, raw, s.timestamp, now_ms)
+            payload["timestamp"] = stamp
+            digest = value_hash([digest, stamp])
         else:
             # No timestamp column: stamp with the time of sending, which is what Pendo's
             # "arrival time" would be (its API requires the field).
@@ -162,7 +164,7 @@ def plan_events(
             f"push sync {s.name!r}: account_id is not mapped, events carry no accountId "
             "(Pendo recommends one)"
         )
-    for key, row in keyed_rows(ctx, rows, seen):
+    for key, row in keyed_rows(ctx, rows, seen, known):
         prior = known.get(key)
         if prior is not None and prior.status == DELIVERED:
             res.unchanged += 1
@@ -176,7 +178,7 @@ def plan_events(
                 assumed.append(StateUpdate(key, prior.value_hash, DELIVERED))
                 continue
         try:
-            event = builder.build(row, key)
+            event = builder.build(row, key, now_ms)
         except BadValue as bad:
             ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
             continue
@@ -185,6 +187,7 @@ def plan_events(
             if not s.send_old_events:
                 res.skipped["old_event"] += 1
                 continue
+        known[key] = SENT_THIS_RUN
         yield event
     if res.old_events:
         verb = "sent anyway (send_old_events = true)" if s.send_old_events else "not sent"

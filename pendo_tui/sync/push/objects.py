@@ -16,13 +16,15 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
-from pendo_tui.pendo.errors import AuthError, BadRequestError
-from pendo_tui.sync.push.common import PushContext, as_id, jsonable, keyed_rows
+from pendo_tui.pendo.errors import AuthError, BadRequestError, PendoError
+from pendo_tui.sync.push.checks import MAX_REQUEST_CHARS, NUMERIC_TYPES, BadValue, RowChecks
+from pendo_tui.sync.push.common import PushContext, as_id, keyed_rows
 from pendo_tui.sync.push.state import (
     DELIVERED,
     MISSING,
@@ -41,6 +43,7 @@ class PlannedWrite(NamedTuple):
     pendo_id: str
     value_hash: str
     values: dict[str, Any]
+    chars: int = 0  # characters of the id and text values: batches stay under a cap
 
 
 @dataclass
@@ -68,12 +71,22 @@ def plan_objects(
 ) -> Iterator[PlannedWrite]:
     """Validate and diff rows; yield those whose mapped values changed since last delivered."""
     s, res = ctx.sync, ctx.result
-    for key, row in keyed_rows(ctx, rows, seen):
+    checks = RowChecks(s)
+    numeric: list[str] | None = None  # fields Pendo types as numbers, read on first need
+    # (field, column, label for messages): labels built once, not per row
+    fields = [(name, col, f"field {name!r}") for name, col in s.fields.items()]
+    clean = checks.clean
+    for key, row in keyed_rows(ctx, rows, seen, known):
         pendo_id = as_id(row.get(s.match or ""))
         if pendo_id is None:
             ctx.reject(key, "empty_match_id", f"row {key!r}: column {s.match!r} is empty")
             continue
-        values = {name: jsonable(row.get(col)) for name, col in s.fields.items()}
+        checks.chars = len(pendo_id)
+        try:
+            values = {name: clean(row.get(col), label) for name, col, label in fields}
+        except BadValue as bad:
+            ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
+            continue
         digest = value_hash([pendo_id, values])
         prior = known.get(key)
         if prior is not None and prior.value_hash == digest:
@@ -84,7 +97,36 @@ def plan_objects(
                 res.missing += 1
                 res.skipped["missing"] += 1
                 continue
-        yield PlannedWrite(key, pendo_id, digest, values)
+        if checks.numeric_fields:
+            if numeric is None:
+                numeric = numeric_fields(ctx)
+            try:
+                for name in numeric:
+                    checks.numeric(values[name], name)
+            except BadValue as bad:
+                ctx.reject(key, bad.reason, f"row {key!r}: {bad}")
+                continue
+        # No SENT_THIS_RUN mark (unlike events): writing one record twice is harmless.
+        yield PlannedWrite(key, pendo_id, digest, values, checks.chars)
+
+
+def numeric_fields(ctx: PushContext) -> list[str]:
+    """The mapped fields Pendo's schema types as integer / float (a dry run that cannot
+    read the schema warns and checks none)."""
+    s = ctx.sync
+    try:
+        schema = ctx.metadata_schema(API_KIND[s.kind])
+    except PendoError as err:
+        if not ctx.dry_run:
+            raise
+        ctx.result.warn(f"could not read Pendo's field types, numbers not checked: {err.message}")
+        return []
+    types = {
+        str(name).lower(): str((d or {}).get("Type") or (d or {}).get("type") or "").lower()
+        for name, d in (schema.get(s.group) or {}).items()
+        if isinstance(d, dict) or d is None
+    }
+    return [f for f in s.fields if types.get(f.lower()) in NUMERIC_TYPES]
 
 
 def _field_type(values: list[Any]) -> str:
@@ -100,8 +142,7 @@ def ensure_fields(ctx: PushContext, first: list[PlannedWrite]) -> None:
     """Check the mapped fields exist in Pendo; create them if the sync allows it."""
     s = ctx.sync
     kind = API_KIND[s.kind]
-    ctx.calls.add()
-    schema = ctx.client.metadata_schema(kind) or {}
+    schema = ctx.metadata_schema(kind)
     existing = {name.lower() for name in (schema.get(s.group) or {})}
     missing = [f for f in s.fields if f.lower() not in existing]
     if not missing:
@@ -220,9 +261,29 @@ def push_objects(ctx: PushContext, writes: Iterator[PlannedWrite]) -> None:
 def _batches(
     first: list[PlannedWrite], rest: Iterator[PlannedWrite], size: int
 ) -> Iterator[list[PlannedWrite]]:
-    yield first
-    while batch := list(islice(rest, size)):
-        yield batch
+    """Batches of at most ``size`` rows, cut early before MAX_REQUEST_CHARS characters of
+    ids and text values (a lone row over it still goes alone)."""
+    rows = chain(first, rest)
+    pending: list[PlannedWrite] = []
+    while True:
+        if len(pending) < size:
+            pending.extend(islice(rows, size - len(pending)))
+        if not pending:
+            return
+        if sum(map(_chars, pending)) <= MAX_REQUEST_CHARS:  # the usual case
+            yield pending
+            pending = []
+            continue
+        n, chars = 0, 0
+        for w in pending:
+            if n and chars + w.chars > MAX_REQUEST_CHARS:
+                break
+            n, chars = n + 1, chars + w.chars
+        yield pending[:n]
+        pending = pending[n:]
+
+
+_chars = attrgetter("chars")
 
 
 def _record(ctx: PushContext, out: BatchOutcome) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 # The run summary lists rejected rows one by one, but a model with a systemic problem can
 # reject millions: keep the first ones as examples and count the rest.
 MAX_LISTED_REJECTS = 1_000
+EXAMPLES_PER_REASON = 3
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,23 @@ class PushResult:
     rejects: list[Reject] = field(default_factory=list)  # first MAX_LISTED_REJECTS
     warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    # reason -> first EXAMPLES_PER_REASON keys (not in to_dict: see rejected_reasons)
+    reject_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def reject(self, key: str, reason: str, error: str) -> None:
         self.rejected[reason] += 1
+        examples = self.reject_examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON and key not in examples:
+            examples.append(key)
         if len(self.rejects) < MAX_LISTED_REJECTS:
             self.rejects.append(Reject(key, reason, error))
+
+    def rejected_reasons(self) -> dict[str, dict[str, Any]]:
+        """reason -> {"count": rows, "examples": [up to 3 keys]}, most frequent first."""
+        return {
+            reason: {"count": n, "examples": list(self.reject_examples.get(reason, []))}
+            for reason, n in self.rejected.most_common()
+        }
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -65,6 +78,8 @@ class PushResult:
         out = asdict(self)
         out["skipped"] = dict(self.skipped)
         out["rejected"] = dict(self.rejected)
+        out["rejected_reasons"] = self.rejected_reasons()
+        del out["reject_examples"]
         out["skipped_total"] = self.skipped_total
         out["rejected_total"] = self.rejected_total
         return out

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, select
 
 from pendo_tui.store import schema
+from pendo_tui.sync.push.keys import state_key
 
 IN_FLIGHT = "in_flight"
 DELIVERED = "delivered"
@@ -31,6 +32,10 @@ WRITE_CHUNK = 500
 # SQLite: rows per multi-row INSERT (6 parameters each: under SQLite's oldest limit of 999).
 SQLITE_ROWS_PER_STATEMENT = 150
 _STATE_COLS = ("sync", "key", "value_hash", "status", "delivered_at", "run_id")
+
+
+# Which state wins when two stored spellings of one key merge (lower wins).
+_RANK = {DELIVERED: 0, IN_FLIGHT: 1, MISSING: 2, REJECTED: 3}
 
 
 class KeyState(NamedTuple):
@@ -59,17 +64,40 @@ class PushState:
         self.run_id = run_id
 
     def load(self) -> dict[str, KeyState]:
+        """Key → state, keys in the canonical form of ``keys.canonical_key``. Rows stored
+        by earlier versions under another spelling of a key are remembered in
+        ``self.respelled`` (``migrate`` rewrites them); two spellings of one key merge,
+        the most delivered status winning."""
         t = schema.push_state
         out: dict[str, KeyState] = {}
+        self.respelled: list[str] = []
         with self.store.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=5_000).execute(
                 select(t.c.key, t.c.value_hash, t.c.status).where(t.c.sync == self.sync)
             )
             statuses = {s: s for s in (IN_FLIGHT, DELIVERED, MISSING, REJECTED)}
-            for key, h, status in result:
+            for stored, h, status in result:
+                key = state_key(stored)
                 # One shared string per status instead of one per row: ~60 bytes a key.
-                out[key] = KeyState(h, statuses.get(status, status))
+                st = KeyState(h, statuses.get(status, status))
+                if key != stored:
+                    self.respelled.append(stored)
+                    other = out.get(key)
+                    if other is not None and _RANK.get(other.status, 9) <= _RANK.get(status, 9):
+                        continue
+                out[key] = st
         return out
+
+    def migrate(self, known: dict[str, KeyState]) -> None:
+        """Store the keys ``load`` found under an old spelling in their canonical form."""
+        old = getattr(self, "respelled", [])
+        if not old:
+            return
+        fixed = {state_key(k) for k in old}
+        with self.store.begin() as conn:
+            self.forget(conn, old)
+            self.write(conn, [StateUpdate(k, known[k].value_hash, known[k].status) for k in fixed])
+        self.respelled = []
 
     def write(
         self,

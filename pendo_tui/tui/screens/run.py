@@ -65,6 +65,7 @@ ITEM_COUNTS = (
     ("delivered", "delivered", True),
     ("skipped", "skipped", False),
     ("rejected", "rejected", False),
+    ("splits", "split calls", False),  # pull calls split after a timeout/5xx (docs/pull.md)
 )
 
 

@@ -1,0 +1,157 @@
+"""Staged rows → live tables, in one transaction per apply: new end users, filled-in
+names, activities and metrics, last-seen dates and the cursor (``pull_state``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, select, update
+
+from pendo_tui.config.model import Config
+from pendo_tui.store import schema
+from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
+from pendo_tui.sync.pull import stage as st
+from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
+from pendo_tui.sync.pull.identity import IdentityIndex
+from pendo_tui.sync.pull.result import Job
+
+
+class Applier:
+    """Applies finished jobs; ``apply`` is one transaction (all of its jobs or none)."""
+
+    def __init__(
+        self, config: Config, store: Any, index: IdentityIndex, progress: ProgressCallback | None
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.index = index
+        self.progress = progress
+
+    def apply(self, conn: Connection, jobs: list[Job], resync: bool) -> None:
+        conn.commit()
+        with conn.begin():
+            real = self._create_users(conn, jobs)
+            st.reassign_users(conn, real)
+            st.analyze(conn)
+            self._fill_empty(conn)
+            if resync:
+                st.delete_mapping_data(conn, [j.name for j in jobs])
+            for job in jobs:
+                emit(self.progress, ProgressEvent(job.name, "write", 0, 1))
+                self._apply_job(conn, job)
+
+    def _create_users(self, conn: Connection, jobs: list[Job]) -> dict[int, int]:
+        """End users made by this run's decisions that these jobs' rows refer to; each is
+        credited to the first of the jobs (in mapping order) that refers to it."""
+        owners: dict[int, Job] = {}
+        for u in self.index.created:
+            if u.id < 0:
+                owner = next((j for j in jobs if u.id in j.user_visitor), None)
+                if owner is not None:
+                    owners[u.id] = owner
+        users = [u for u in self.index.created if u.id in owners]
+        if not users:
+            return {}
+        rows = [
+            {
+                "external_id": u.external_id,
+                "email": u.email,
+                "name": u.name,
+                "surname": u.surname,
+                "company_external_id": u.company_external_id,
+                "created_by": f"pendo-tui:{owners[u.id].name}"[:64],
+            }
+            for u in users
+        ]
+        t = schema.end_users
+        ids = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
+        real = {u.id: row[0] for u, row in zip(users, ids, strict=True)}
+        for u in users:
+            owners[u.id].result.users_created += 1
+            u.id = real[u.id]
+        return real
+
+    def _fill_empty(self, conn: Connection) -> None:
+        t = schema.end_users
+        for column in ("name", "surname", "email"):
+            rows = [
+                {"uid": uid, "v": values[column]}
+                for uid, values in self.index.updated.items()
+                if column in values
+            ]
+            if rows:
+                col = t.c[column]
+                stmt = (
+                    update(t)
+                    .where(t.c.id == bindparam("uid"), (col.is_(None)) | (col == ""))
+                    .values({column: bindparam("v")})
+                )
+                conn.execute(stmt, rows)
+        self.index.updated.clear()  # written once; later applies would change nothing
+
+    def _apply_job(self, conn: Connection, job: Job) -> None:
+        m, res = job.mapping, job.result
+        if not job.window.empty:
+            if m.kind in ("page", "feature"):
+                acts, mets = st.apply_activities(conn, m.name, m.object, m.passive, job.merge)
+                res.activities_written, res.metrics_written = acts, mets
+                if not m.passive:
+                    self._touch_last_seen(conn, m.name)
+            res.metrics_written += st.apply_metrics(conn, m.name)
+            res.rows_written = res.activities_written + res.metrics_written
+        state = {
+            "mapping": m.name,
+            "cursor_day": None if job.window.empty else job.window.last_day,
+            "fingerprint": mapping_fingerprint(self.config, m),
+            "updated_at": datetime.now(UTC),
+        }
+        if job.window.empty:
+            state["cursor_day"] = read_state(self.store, m.name, conn)[0]
+        self.store.upsert(conn, schema.pull_state, [state], ["mapping"])
+
+    def _touch_last_seen(self, conn: Connection, mapping: str) -> None:
+        """Non-passive activity moves last_seen/last_active forward, never back."""
+        users, companies = st.last_days(conn, mapping)
+        for table, key, values in (
+            (schema.end_users, "id", users),
+            (schema.companies, "external_id", companies),
+        ):
+            if not values:
+                continue
+            ts = bindparam("ts", type_=table.c.last_seen.type)
+            stmt = (
+                update(table)
+                .where(table.c[key] == bindparam("k"))
+                .values(
+                    last_seen=case(
+                        ((table.c.last_seen.is_(None)) | (table.c.last_seen < ts), ts),
+                        else_=table.c.last_seen,
+                    ),
+                    last_active=case(
+                        ((table.c.last_active.is_(None)) | (table.c.last_active < ts), ts),
+                        else_=table.c.last_active,
+                    ),
+                )
+            )
+            conn.execute(stmt, [{"k": k, "ts": _day_ts(d)} for k, d in values.items()])
+
+
+def _day_ts(day: date | str) -> datetime:
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return datetime.combine(day, time(0), UTC)
+
+
+def read_state(
+    store: Any, name: str, conn: Connection | None = None
+) -> tuple[date | None, str | None]:
+    """A mapping's cursor and fingerprint (None, None before its first sync)."""
+    t = schema.pull_state
+    stmt = select(t.c.cursor_day, t.c.fingerprint).where(t.c.mapping == name)
+    if conn is not None:
+        row = conn.execute(stmt).first()
+    else:
+        with store.connect() as c:
+            row = c.execute(stmt).first()
+    return (row[0], row[1]) if row else (None, None)
