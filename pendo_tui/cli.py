@@ -1,4 +1,4 @@
-"""Headless command line: flags, exit codes (spec §8) and plain output.
+"""Headless command line: flags, exit codes (``errors.ExitCode``) and plain output.
 
 The CLI and the TUI are two thin front ends over the same engine calls. Every user error
 is a ``PendoTuiError``: printed as one or two lines (what, then how to fix), mapped to its
@@ -41,7 +41,7 @@ keyring (saved by the set-up screens); never from the config file.
 examples:
   pendo-tui --demo                      open the UI on the built-in simulator
   pendo-tui --demo --sync --json        sync the demo, print a JSON summary
-  pendo-tui --check                     test the connection of the default config
+  pendo-tui --check                     preflight: key, secrets, store, models, mapping ids
   pendo-tui --sync                      run every enabled pull mapping and push sync
   pendo-tui --sync --mapping "Logins"   run one mapping
   pendo-tui --resync-all                rebuild every pull mapping's history
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument(
         "--check",
         action="store_true",
-        help="check the connection: is the key valid for this domain, can it write; then exit",
+        help="preflight everything --sync needs (key and region, write access, track secret, "
+        "store, push models, pull mapping ids and reports); one line per check; then exit",
     )
     opts = p.add_argument_group("options")
     opts.add_argument(
@@ -266,10 +267,11 @@ def _open_tui(args: argparse.Namespace) -> int:
     if args.demo:
         from pendo_tui.tui.launch import launch_demo
 
-        return launch_demo(_demo_context)
+        return launch_demo(_demo_context, debug=args.debug)
     from pendo_tui.tui.launch import launch_path
 
-    return launch_path(args.config)  # None: the platform's default, found by the app
+    # None: the platform's default path, found by the app after its first paint
+    return launch_path(args.config, debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,25 +17,38 @@ if TYPE_CHECKING:
 
 
 def check(ctx: Context, *, as_json: bool = False) -> int:
-    """Prove the key works for this domain, say what it can do, and that the store opens."""
-    from pendo_tui.pendo.client import PendoClient
-    from pendo_tui.store.db import open_store
+    """The preflight: one line per check (✓/✗, what was found, how to fix it); ``--json``
+    prints the same as a list. Exit 0 only when a ``--sync`` would not fail on
+    configuration, else the exit code of the first failing class (3, then 2, then 4)."""
+    from pendo_tui.sync.preflight import exit_code
+    from pendo_tui.sync.session import EngineSession
 
-    with PendoClient.from_config(ctx.config, ctx.secrets) as client:
-        info = client.verify()
-    store = open_store(ctx.config.store.url)
-    store_url = store.display_url if hasattr(store, "display_url") else str(store.url)
-    store.close()
-    access = "read and write" if info.write_access else "read-only"
+    with EngineSession(ctx.config, ctx.secrets) as session:
+        checks = session.check()
+    code = exit_code(checks)
     if as_json:
-        print(json.dumps({"connection": "active", "write_access": info.write_access,
-                          "base_url": ctx.config.pendo.base_url, "store": store_url}))  # fmt: skip
+        print(json.dumps([c.to_dict() for c in checks], indent=2))
     else:
-        print(f"Connection is active ({access}) — {ctx.config.pendo.base_url}")
-        if not info.write_access:
-            print("  Enough for pull mappings; push syncs need a key with write access.")
-        print(f"Store is ready — {store_url}")
-    return ExitCode.OK
+        ok_mark, bad_mark = _marks()
+        for c in checks:
+            print(f"{ok_mark if c.ok else bad_mark} {c.label}: {c.detail}")
+            if not c.ok and c.fix:
+                print(f"    fix: {c.fix}")
+        failed = sum(not c.ok for c in checks)
+        print(f"{len(checks) - failed} of {len(checks)} checks passed")
+    first = next((c for c in checks if not c.ok and c.exit_code == code), None)
+    if first is not None:  # one line on stderr for cron mail and log scrapers
+        fix = f" — {first.fix}" if first.fix else ""
+        print(f"pendo-tui: check failed: {first.label}: {first.detail}{fix}", file=sys.stderr)
+    return code
+
+
+def _marks() -> tuple[str, str]:
+    try:
+        "✓✗".encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "OK  ", "FAIL"
+    return "✓", "✗"
 
 
 def sync(
@@ -47,21 +60,17 @@ def sync(
     as_json: bool,
     debug: bool,
 ) -> int:
-    from pendo_tui.pendo.requestlog import RequestLog
-    from pendo_tui.sync.runner import run
+    from pendo_tui.sync.session import EngineSession
 
-    log = RequestLog()
+    session = EngineSession(ctx.config, ctx.secrets)
     if debug:
-        log.subscribe(_print_request)
-    with _progress_printer(quiet=as_json) as on_progress:
-        summary = run(
-            ctx.config,
-            ctx.secrets,
-            kind=kind,  # type: ignore[arg-type]
-            mappings=mappings,
+        session.request_log.subscribe(_print_request)
+    with session, _progress_printer(quiet=as_json) as on_progress:
+        summary = session.run(
+            kind,  # type: ignore[arg-type]
+            mappings,
             dry_run=dry_run,
             progress=on_progress,
-            request_log=log,
         )
     if as_json:
         print(json.dumps(summary.to_dict(), default=str, indent=2))

@@ -1,7 +1,7 @@
 """One error family for the whole product.
 
 Every error a user can act on is a ``PendoTuiError``: a message (what went wrong), a hint
-(how to fix it) and the CLI exit code it maps to (spec §8). Front ends print
+(how to fix it) and the CLI exit code it maps to (``ExitCode``). Front ends print
 ``str(err)`` — message and hint — and never a traceback unless ``--debug`` is given.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 class ExitCode:
-    """Exit codes of the headless CLI (spec §8). A user-facing contract: never renumber."""
+    """Exit codes of the headless CLI (listed in ``--help`` and the README). A user-facing
+    contract: never renumber."""
 
     OK = 0
     USAGE = 2  # usage or config error
@@ -74,10 +75,3 @@ class ThresholdExceeded(PendoTuiError):
 
     exit_code = ExitCode.THRESHOLD
     title = "Too many rejected rows"
-
-
-class NotAvailableYet(PendoTuiError):
-    """A feature whose engine has not landed yet (exit 2)."""
-
-    exit_code = ExitCode.USAGE
-    title = "Not available yet"

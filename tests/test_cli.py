@@ -1,4 +1,4 @@
-"""The headless CLI: flags, exit codes (spec §8), one- or two-line errors."""
+"""The headless CLI: flags, exit codes, one- or two-line errors."""
 
 from __future__ import annotations
 
@@ -100,13 +100,15 @@ def test_check_without_key_exits_3_with_one_line(
 def test_demo_check_reports_active_connection(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--demo", "--check"]) == 0
     out = capsys.readouterr().out
-    assert "Connection is active (read and write)" in out
+    assert "✓ Pendo integration key: valid for" in out and "read and write" in out
+    assert "✗" not in out
 
 
 def test_demo_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--demo", "--check", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["connection"] == "active" and data["write_access"] is True
+    assert isinstance(data, list) and all(c["ok"] for c in data)
+    assert data[0]["label"] == "Pendo integration key" and "read and write" in data[0]["detail"]
 
 
 def test_wrong_key_exits_3_and_names_the_region(

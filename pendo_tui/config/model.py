@@ -1,4 +1,4 @@
-"""Typed model of every setting in the TOML file (spec §10).
+"""Typed model of every setting in the TOML file (``config.example.toml`` shows them all).
 
 Pydantic does the type checks; the validators here add the product's rules. Key names
 are a user-facing contract: people edit this file by hand and script against it.
@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Region → (API base URL, track base URL). pendo-api.md §1; Japan is `jpn`, not `jp`, in hosts.
+# Region → (API base URL, track base URL): docs/pendo-api.md#regions-and-hosts; Japan is
+# `jpn`, not `jp`, in hosts.
 REGIONS: dict[str, tuple[str, str]] = {
     "us": ("https://app.pendo.io", "https://app.pendo.io"),
     "us1": ("https://us1.app.pendo.io", "https://us1.data.pendo.io"),

@@ -1,6 +1,6 @@
 """Where the integration key and the track secret come from.
 
-Order (spec §1): environment → OS keyring → a ``SecretError`` naming both ways to
+Order: environment → OS keyring → a ``SecretError`` naming both ways to
 provide the value. There is deliberately no plaintext fallback: a machine without a
 usable keyring backend (headless Linux) gets a clear error, and a locked keyring says
 it is locked. Values are never logged, and ``repr`` of these objects shows none.
@@ -31,18 +31,31 @@ LABELS: dict[str, str] = {
     SECRET_INTEGRATION_KEY: "Pendo integration key",
     SECRET_TRACK: "Pendo track event shared secret",
 }
-SecretSource = Literal["env", "keyring", "static"]
+SecretOrigin = Literal["env", "keyring", "static", "typed"]
 
 
 class SecretProvider(Protocol):
-    """What the engine and the TUI need from ``Secrets`` or ``StaticSecrets``."""
+    """The one secrets interface: what the engine, the CLI and the TUI need.
+
+    Implemented by ``Secrets`` (environment, then keyring), ``StaticSecrets`` (demo,
+    tests) and ``OverlaySecrets`` (values typed in the TUI but not saved yet).
+    """
+
+    @property
+    def profile(self) -> str | None:
+        """The profile keyring entries are named after; None when not keyring-backed."""
+        ...
 
     def integration_key(self) -> str: ...
     def track_secret(self) -> str: ...
+    def require(self, name: str) -> str: ...
     def get(self, name: str) -> str | None: ...
     def store(self, name: str, value: str) -> None: ...
     def delete(self, name: str) -> None: ...
-    def source(self, name: str) -> SecretSource | None: ...
+    def source(self, name: str) -> SecretOrigin | None: ...
+    def for_profile(self, profile: str) -> SecretProvider:
+        """The same secrets for another profile (itself when not profile-scoped)."""
+        ...
 
 
 def _check_name(name: str) -> None:
@@ -96,12 +109,21 @@ class Secrets:
         *,
         backend: keyring.backend.KeyringBackend | None = None,
     ) -> None:
-        self.profile = profile
+        self._profile = profile
         self._env = env
         self._backend = backend
 
     def __repr__(self) -> str:
-        return f"Secrets(profile={self.profile!r})"
+        return f"Secrets(profile={self._profile!r})"
+
+    @property
+    def profile(self) -> str:
+        return self._profile
+
+    def for_profile(self, profile: str) -> Secrets:
+        if profile == self._profile:
+            return self
+        return Secrets(profile, self._env, backend=self._backend)
 
     # -- lookups ---------------------------------------------------------------
     def _env_value(self, name: str) -> str | None:
@@ -153,7 +175,7 @@ class Secrets:
                 _FAILED_FIX,
             ) from None
 
-    def _lookup(self, name: str) -> tuple[str | None, SecretSource | None, _KeyringProblem | None]:
+    def _lookup(self, name: str) -> tuple[str | None, SecretOrigin | None, _KeyringProblem | None]:
         _check_name(name)
         value = self._env_value(name)
         if value:
@@ -171,14 +193,14 @@ class Secrets:
         """The secret's value, or ``None`` when it is not set or the keyring is unusable."""
         return self._lookup(name)[0]
 
-    def source(self, name: str) -> SecretSource | None:
+    def source(self, name: str) -> SecretOrigin | None:
         return self._lookup(name)[1]
 
     def require(self, name: str) -> str:
         value, _, problem = self._lookup(name)
         if value:
             return value
-        # One line (spec: the CLI prints it as is): what is missing and both ways to fix it.
+        # One line (the CLI prints it as is): what is missing and both ways to fix it.
         label, var = LABELS[name], ENV_VARS[name]
         if problem is not None:
             raise SecretError(
@@ -235,11 +257,18 @@ class StaticSecrets:
     def __repr__(self) -> str:
         return "StaticSecrets(<hidden>)"
 
+    @property
+    def profile(self) -> None:
+        return None
+
+    def for_profile(self, profile: str) -> StaticSecrets:
+        return self
+
     def get(self, name: str) -> str | None:
         _check_name(name)
         return self._values.get(name) or None
 
-    def source(self, name: str) -> SecretSource | None:
+    def source(self, name: str) -> SecretOrigin | None:
         return "static" if self.get(name) else None
 
     def require(self, name: str) -> str:
@@ -263,3 +292,61 @@ class StaticSecrets:
     def delete(self, name: str) -> None:
         _check_name(name)
         self._values[name] = None
+
+
+class OverlaySecrets:
+    """Values typed on a screen but not saved yet, over the saved secrets (``base``).
+
+    A typed value wins; an empty typed value means "removed". Nothing here is written to
+    the keyring: ``store``/``delete`` change the overlay only.
+    """
+
+    def __init__(self, base: SecretProvider, typed: Mapping[str, str]) -> None:
+        self._base = base
+        self._typed = dict(typed)
+
+    def __repr__(self) -> str:
+        return f"OverlaySecrets({self._base!r}, <{len(self._typed)} typed>)"
+
+    @property
+    def profile(self) -> str | None:
+        return self._base.profile
+
+    def for_profile(self, profile: str) -> OverlaySecrets:
+        return OverlaySecrets(self._base.for_profile(profile), self._typed)
+
+    def get(self, name: str) -> str | None:
+        _check_name(name)
+        if name in self._typed:
+            return self._typed[name].strip() or None
+        return self._base.get(name)
+
+    def source(self, name: str) -> SecretOrigin | None:
+        if name in self._typed:
+            return "typed" if self.get(name) else None
+        return self._base.source(name)
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value:
+            return value
+        if name in self._typed:  # typed empty: the saved value is about to be removed
+            raise SecretError(
+                f"No {LABELS[name]} entered",
+                f"Paste it on the Connection screen, or set {ENV_VARS[name]}.",
+            )
+        return self._base.require(name)
+
+    def integration_key(self) -> str:
+        return self.require(SECRET_INTEGRATION_KEY)
+
+    def track_secret(self) -> str:
+        return self.require(SECRET_TRACK)
+
+    def store(self, name: str, value: str) -> None:
+        _check_name(name)
+        self._typed[name] = value
+
+    def delete(self, name: str) -> None:
+        _check_name(name)
+        self._typed[name] = ""

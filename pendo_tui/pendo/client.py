@@ -1,6 +1,6 @@
 """The Pendo API client: one object per run, every call the product makes.
 
-Call shapes follow Pendo's real dialect (see pendo-api.md): bare JSON arrays for lists,
+Call shapes follow Pendo's real dialect (docs/pendo-api.md): bare JSON arrays for lists,
 the aggregation envelope, bulk metadata results, ``/data/track`` with the track secret on
 the track host. HTTP, retries, errors and the request log live in ``transport.py``.
 """
@@ -11,20 +11,22 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
 
 from pendo_tui.errors import SecretError
+from pendo_tui.pendo import shapes
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.pendo.regions import label_for, resolve
 from pendo_tui.pendo.requestlog import REDACTED_KEY, REDACTED_TRACK, RequestLog
-from pendo_tui.pendo.transport import Call, RetryPolicy, Stats, Transport
+from pendo_tui.pendo.transport import ROWS, Call, RetryPolicy, Stats, Transport
 from pendo_tui.pendo.version import package_version
 
 if TYPE_CHECKING:
     from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretProvider
 
 DEFAULT_APP_ID = "-323232"
 BULK_DELETE_MAX = 500  # Pendo's documented cap per bulk-delete request
@@ -36,7 +38,7 @@ _META_KINDS = ("visitor", "account", "parentAccount")
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     valid: bool
-    write_access: bool
+    write_access: bool | None  # None: Pendo's answer did not say (see shapes.token_info)
 
 
 @dataclass(slots=True)
@@ -46,11 +48,6 @@ class MetadataResult:
     failed: int = 0
     missing: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-class SecretSource(Protocol):
-    def integration_key(self) -> str: ...
-    def get(self, name: str) -> str | None: ...
 
 
 class PendoClient:
@@ -113,10 +110,23 @@ class PendoClient:
 
     @classmethod
     def from_config(
-        cls, config: Config, secrets: SecretSource, request_log: RequestLog | None = None
+        cls,
+        config: Config,
+        secrets: SecretProvider,
+        request_log: RequestLog | None = None,
+        *,
+        max_retries: int | None = None,
+        max_retry_seconds: float | None = None,
     ) -> PendoClient:
+        """The one way the product builds a client: hosts, timeouts and retries from
+        ``[pendo]``. ``max_retries``/``max_retry_seconds`` only ever lower the configured
+        values (an interactive screen, where a person waits, retries little)."""
         ep = resolve(config.pendo)
         p = config.pendo
+        retries = p.max_retries if max_retries is None else min(p.max_retries, max_retries)
+        seconds = p.max_retry_seconds
+        if max_retry_seconds is not None:
+            seconds = min(seconds, max_retry_seconds)
         return cls(
             ep.base_url,
             secrets.integration_key(),
@@ -124,8 +134,8 @@ class PendoClient:
             track_url=ep.track_url,
             request_timeout=p.request_timeout,
             aggregation_timeout=p.aggregation_timeout,
-            max_retries=p.max_retries,
-            max_retry_seconds=p.max_retry_seconds,
+            max_retries=retries,
+            max_retry_seconds=seconds,
             request_log=request_log,
             region_label=ep.label,
         )
@@ -174,6 +184,7 @@ class PendoClient:
         return reply.json(what, url)
 
     def _list(self, path: str, what: str, params: dict[str, str] | None = None) -> list[dict]:
+        """A bare JSON array; each object read leniently (``shapes.catalogue_object``)."""
         data = self._get_json(path, "list", what, params)
         if not isinstance(data, list):
             raise MalformedResponseError(
@@ -181,17 +192,19 @@ class PendoClient:
                 "Check that [pendo] domain points at Pendo's API, not its web app or a proxy.",
                 url=self._api(path),
             )
-        return data
+        return [shapes.catalogue_object(obj, path) for obj in data]
 
     # -- calls -----------------------------------------------------------------------------
     def verify(self) -> TokenInfo:
         """``/token/verify``: does the key work here, and may it write?"""
-        data = self._get_json("token/verify", "verify", "the key check (/token/verify)")
-        data = data if isinstance(data, dict) else {}
-        info = TokenInfo(
-            valid=bool(data.get("valid", True)), write_access=bool(data.get("writeAccess", False))
-        )
-        self._t.write_access = info.write_access
+        url = self._api("token/verify")
+        what = "the key check (/token/verify)"
+        reply = self._t.fetch(Call("GET", url, "verify", what))
+        # 200 already means "accepted"; the body's shape varies (docs/pendo-api.md).
+        data = reply.json(what, url) if reply.content.strip() else None
+        valid, write = shapes.token_info(data)
+        info = TokenInfo(valid=valid, write_access=write)
+        self._t.write_access = write
         return info
 
     def pages(self) -> list[dict]:
@@ -224,20 +237,25 @@ class PendoClient:
     def metadata_schema(self, kind: MetadataKind) -> dict:
         _check_kind(kind)
         data = self._get_json(f"metadata/schema/{kind}", "schema", f"the {kind} metadata schema")
-        return data if isinstance(data, dict) else {}
+        return shapes.metadata_schema(data)
 
     def visitor(self, visitor_id: str) -> dict:
-        return self._get_json(
+        """``{"id", "accountIds", "metadata", ...}`` whatever keys Pendo used for them."""
+        data = self._get_json(
             f"visitor/{quote(str(visitor_id), safe='')}", "object", f"visitor {visitor_id!r}"
         )
+        return shapes.entity(data, "visitor")
 
     def account(self, account_id: str) -> dict:
-        return self._get_json(
+        """``{"id", "metadata", ...}`` whatever keys Pendo used for them."""
+        data = self._get_json(
             f"account/{quote(str(account_id), safe='')}", "object", f"account {account_id!r}"
         )
+        return shapes.entity(data, "account")
 
     def aggregate(self, pipeline: list[dict], *, name: str = "pendo-tui") -> Iterator[dict]:
-        """Stream the ``results`` rows of an aggregation, one dict at a time.
+        """Stream the ``results`` rows of an aggregation, one dict at a time (an answer
+        that is a bare array of rows is read too; ``startTime`` is not needed).
 
         The request is sent on the first ``next()``. A response cut off midway raises
         ``MalformedResponseError`` from the iterator: callers must drop what they read.
@@ -254,10 +272,11 @@ class PendoClient:
             body=_dumps(envelope),
             timeout=self._agg_timeout,
         )
-        return self._t.stream_items(call, "results.item")
+        return self._t.stream_items(call, ROWS)
 
     def report_results(self, report_id: str) -> Iterator[dict]:
-        """Stream the rows of a visitor- or account-level report (a JSON array)."""
+        """Stream the rows of a visitor- or account-level report (a JSON array, or rows
+        under ``results``)."""
         call = Call(
             "GET",
             self._api(f"report/{quote(str(report_id), safe='')}/results.json"),
@@ -265,7 +284,7 @@ class PendoClient:
             f"the results of report {report_id!r}",
             timeout=self._agg_timeout,
         )
-        return self._t.stream_items(call, "item")
+        return self._t.stream_items(call, ROWS)
 
     def update_metadata(
         self, kind: MetadataKind, group: str, rows: list[dict], *, create: bool = False
@@ -367,22 +386,32 @@ def _check_kind(kind: str) -> None:
 
 
 def _metadata_result(data: Any, sent: int) -> MetadataResult:
-    """Tolerant read of Pendo's ``{total, updated, failed, missing, errors}``."""
+    """Lenient read of Pendo's ``{total, updated, failed, missing, errors}``.
+
+    Any key may be absent or ``null``; counts may be numbers, numeric strings or lists
+    of ids; ``missing`` entries ids or objects; ``errors`` strings or objects (rendered
+    ``<id>: <reason>``). Absent ``total`` is what we sent; absent ``updated`` is what
+    neither failed nor went missing (``failed`` may or may not count the missing ids).
+    """
     if not isinstance(data, dict):
         return MetadataResult(total=sent, updated=sent)
-    failed = data.get("failed", 0)
-    errors = data.get("errors") or []
-    missing = data.get("missing") or []
-    n_failed = len(failed) if isinstance(failed, list) else int(failed or 0)
-    total = int(data.get("total", sent) or 0)
-    updated = data.get("updated")  # not confirmed to be sent by Pendo: derive when absent
+    missing = [shapes.object_id(m) for m in shapes.as_list(data.get("missing"))]
+    errors = [shapes.error_text(e) for e in shapes.as_list(data.get("errors"))]
+    total = _counted(data.get("total"), sent)
+    failed = _counted(data.get("failed"), len(errors) + len(missing))
+    not_done = max(failed, len(errors) + len(missing))
     return MetadataResult(
         total=total,
-        updated=int(updated) if updated is not None else total - n_failed - len(missing),
-        failed=n_failed,
-        missing=[str(m) for m in missing],
-        errors=[e if isinstance(e, str) else json.dumps(e) for e in errors],
+        updated=_counted(data.get("updated"), max(0, total - not_done)),
+        failed=failed,
+        missing=missing,
+        errors=errors,
     )
+
+
+def _counted(value: Any, default: int) -> int:
+    n = shapes.count(value)
+    return default if n is None else n
 
 
 __all__ = ["BULK_DELETE_MAX", "MetadataResult", "PendoClient", "TokenInfo"]

@@ -30,6 +30,7 @@ from pendo_tui.pendo.errors import (
     host_of,
     server_text,
 )
+from pendo_tui.pendo.shapes import error_body_text
 
 if TYPE_CHECKING:
     from pendo_tui.pendo.transport import Call
@@ -137,46 +138,75 @@ class ErrorMapper:
             method=call.method,
         )
 
+    def no_rows_key(self, call: Call, problem: str) -> PendoError:
+        return MalformedResponseError(
+            f"Pendo answered {call.what} with {problem}; no rows could be read, nothing kept.",
+            "Check that [pendo] domain points at Pendo's API (not a proxy or its web app); "
+            "if it does, export the call as HAR from the debugger pane and report it.",
+            url=call.url,
+            method=call.method,
+        )
+
     def status_error(
         self, call: Call, status: int, headers: httpx.Headers, body: bytes
     ) -> PendoError:
         host = host_of(call.url)
-        text = server_text(self.redact(body.decode("utf-8", "replace")))
+        # Plain text or JSON (``{"overall": .., "fields": {..}}``), empty for auth failures.
+        text = server_text(self.redact(error_body_text(body.decode("utf-8", "replace"))))
         kw: dict[str, Any] = {"status": status, "method": call.method, "url": call.url}
         label = self.region_label
-        if status in (401, 403):
-            if call.secret == "track":
-                return AuthError(
-                    f"Pendo at {host} refused the track secret (HTTP {status}).", TRACK_HINT, **kw
-                )
-            if call.write and self.write_access() is False:
-                return ReadOnlyKeyError(
-                    f"The integration key is read-only: Pendo at {host} refused {call.what} "
-                    f"(HTTP {status}).",
-                    WRITE_HINT,
-                    **kw,
-                )
-            if call.write:
-                return AuthError(
-                    f"Pendo at {host} refused {call.what} (HTTP {status}): the key may lack write "
-                    f"access, or it belongs to another region than {label}.",
-                    f"{WRITE_HINT} {REGION_HINT}",
-                    **kw,
-                )
-            if call.kind == "aggregation":
-                return AuthError(
-                    f"Pendo at {host} refused the aggregation (HTTP {status}): the key may need "
-                    f"write access (some subscriptions run aggregations only for read-write keys), "
-                    f"or it belongs to another region than {label}.",
-                    f"{REGION_HINT} If the key works for other calls, try a key with write access.",
-                    **kw,
-                )
+        if status in (401, 403):  # 401 was never seen from Pendo; read it as 403
+            err = self._auth_error(call, status, host, label, kw)
+            if text:
+                err.message += f" Pendo said: {text}"
+            return err
+        return self._other_error(call, status, headers, host, text, kw)
+
+    def _auth_error(
+        self, call: Call, status: int, host: str, label: str, kw: dict[str, Any]
+    ) -> PendoError:
+        if call.secret == "track":
             return AuthError(
-                f"Pendo at {host} ({label}) refused the integration key (HTTP {status}) "
-                f"for {call.what}.",
-                REGION_HINT,
+                f"Pendo at {host} refused the track secret (HTTP {status}).", TRACK_HINT, **kw
+            )
+        if call.write and self.write_access() is False:
+            return ReadOnlyKeyError(
+                f"The integration key is read-only: Pendo at {host} refused {call.what} "
+                f"(HTTP {status}).",
+                WRITE_HINT,
                 **kw,
             )
+        if call.write:
+            return AuthError(
+                f"Pendo at {host} refused {call.what} (HTTP {status}): the key may lack write "
+                f"access, or it belongs to another region than {label}.",
+                f"{WRITE_HINT} {REGION_HINT}",
+                **kw,
+            )
+        if call.kind == "aggregation":
+            return AuthError(
+                f"Pendo at {host} refused the aggregation (HTTP {status}): the key may need "
+                f"write access (some subscriptions run aggregations only for read-write keys), "
+                f"or it belongs to another region than {label}.",
+                f"{REGION_HINT} If the key works for other calls, try a key with write access.",
+                **kw,
+            )
+        return AuthError(
+            f"Pendo at {host} ({label}) refused the integration key (HTTP {status}) "
+            f"for {call.what}.",
+            REGION_HINT,
+            **kw,
+        )
+
+    def _other_error(
+        self,
+        call: Call,
+        status: int,
+        headers: httpx.Headers,
+        host: str,
+        text: str,
+        kw: dict[str, Any],
+    ) -> PendoError:
         if status == 404:
             return NotFoundError(
                 f"Pendo at {host} has no {call.what} (HTTP 404).",

@@ -226,12 +226,3 @@ class RequestLog:
 
 def _headers_size(headers: Mapping[str, str]) -> int:
     return sum(len(k) + len(v) + 4 for k, v in headers.items())
-
-
-def __getattr__(name: str) -> object:
-    # to_har / to_curl live in har.py; the contract names them here too.
-    if name in ("to_har", "to_curl"):
-        from pendo_tui.pendo import har
-
-        return getattr(har, name)
-    raise AttributeError(name)

@@ -130,6 +130,19 @@ class ByteStreamReader:
                 return chunk
         return b""
 
+    def peek(self) -> bytes:
+        """The body's first byte that is not whitespace (``b""`` when there is none),
+        left unread: it tells a bare array from an object before parsing starts."""
+        while True:
+            rest = self._buf[self._pos :]
+            stripped = rest.lstrip()
+            if stripped:
+                return stripped[:1]
+            chunk = self._next_chunk()
+            if not chunk:
+                return b""
+            self._buf, self._pos = rest + chunk, 0
+
     def read(self, n: int = -1) -> bytes:
         if self._pos >= len(self._buf):
             chunk = self._next_chunk()

@@ -29,6 +29,10 @@ from pendo_tui.pendo.streaming import ByteStreamReader, JSONError, Prefetcher, i
 
 KEY_HEADER = "x-pendo-integration-key"
 _END = object()
+# ``stream_items`` prefix for "rows": a bare JSON array of rows, or an object holding them
+# under ``results`` (aggregations answer the latter; older answers and reports the former).
+ROWS = "rows"
+_MIN_CAPTURE = 8192
 # A non-idempotent call (track) may be re-sent only when the first try surely did nothing.
 _SAFE_RESEND_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -309,10 +313,17 @@ class Transport:
             if self.prefetch_chunks > 0
             else None
         )
-        reader = ByteStreamReader(prefetch or resp.iter_bytes(), capture=self.log.capture_limit)
-        items = iter_items(reader, prefix)
-        opened = _Opened(self, call, request, attempt, at, t0, resp, reader, items, prefetch)
+        # Rows bodies keep at least a few KiB: enough to name the keys of a rowless answer.
+        capture = max(self.log.capture_limit, _MIN_CAPTURE) if prefix == ROWS else None
+        reader = ByteStreamReader(
+            prefetch or resp.iter_bytes(), capture=capture or self.log.capture_limit
+        )
+        opened = _Opened(self, call, request, attempt, at, t0, resp, reader, iter(()), prefetch)
+        top = b""
         try:
+            top = reader.peek() if prefix == ROWS else b""
+            items = iter_items(reader, _rows_prefix(top) if prefix == ROWS else prefix)
+            opened.items = items
             opened.first = next(items, _END)
         except JSONError as exc:
             raise opened.fail(self.errors.malformed(call, exc, rows_yielded=False)) from None
@@ -321,6 +332,10 @@ class Transport:
         except BaseException as exc:  # never leave the response (and its thread) behind
             opened.close(describe(exc))
             raise
+        if opened.first is _END and top == b"{":
+            problem = rows_key_problem(reader)
+            if problem:
+                raise opened.fail(self.errors.no_rows_key(call, problem))
         return opened
 
     # -- request log -----------------------------------------------------------------------
@@ -406,6 +421,30 @@ class Lanes:
             made, self._made, self._free = self._made, [], []
         for lane in made:
             lane.close()
+
+
+def _rows_prefix(top: bytes) -> str:
+    return "item" if top == b"[" else "results.item"
+
+
+def rows_key_problem(reader: ByteStreamReader) -> str | None:
+    """Why an object answer that yielded no rows is not simply "no rows": it has no
+    ``results`` list (the keys it has are named), or it is too large to hold none."""
+    body = bytes(reader.captured)
+    if reader.size > len(body):
+        return f"an object of {reader.size} bytes with no rows under 'results'"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None  # ijson accepted it; nothing more to say
+    if not isinstance(data, dict):
+        return None
+    if "results" not in data:
+        keys = ", ".join(sorted(map(str, data))[:10]) or "none"
+        return f"an object without 'results' (keys: {keys})"
+    if data["results"] is not None and not isinstance(data["results"], list):
+        return f"'results' is {type(data['results']).__name__}, not a list of rows"
+    return None
 
 
 def _safe_to_resend(exc: PendoError) -> bool:

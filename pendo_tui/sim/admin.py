@@ -65,6 +65,7 @@ def routes(ctx: SimContext) -> list[Route]:
             "large_pages": ctx.large_pages,
             "scan_cost_us": ctx.scan_cost_us,
             "aggregation_requires_write": ctx.aggregation_requires_write,
+            "shapes": ctx.shapes.to_json(),
         }
 
     async def settings(request: Request) -> Response:
@@ -75,7 +76,7 @@ def routes(ctx: SimContext) -> list[Route]:
                 return text(f"body is not JSON: {exc}")
             if not isinstance(body, dict):
                 return text("body must be an object of setting: value")
-            problem = _apply_numbers(ctx, body)
+            problem = ctx.shapes.update(body.get("shapes", {})) or _apply_numbers(ctx, body)
             if problem:
                 return text(problem)
             if "aggregation_requires_write" in body:

@@ -25,7 +25,6 @@ from starlette.routing import Route
 from pendo_tui.sim.context import SimContext, text
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.pipeline import PipelineError, compile_pipeline
-from pendo_tui.sim.streaming import aggregation_response
 
 _END = object()
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
@@ -96,7 +95,7 @@ def routes(ctx: SimContext) -> list[Route]:
         try:
             compiled = compile_pipeline(steps, ctx.aggregation_data(), ds.now_ms)
         except PipelineError as exc:
-            return text(str(exc) or "Cannot parse pipeline")
+            return ctx.shapes.pipeline_error(str(exc) or "Cannot parse pipeline")
         # Pendo reads every row of each source's window, then filters: charge for that
         # read on every call (no cache), before the first byte of the answer.
         scanned = compiled.scan_size()
@@ -107,9 +106,9 @@ def routes(ctx: SimContext) -> list[Route]:
         try:
             it, first = await run_in_threadpool(_first_row, compiled.rows())
         except PipelineError as exc:
-            return text(str(exc) or "Cannot parse pipeline")
+            return ctx.shapes.pipeline_error(str(exc) or "Cannot parse pipeline")
         rows = iter(()) if first is _END else chain([first], it)
-        return aggregation_response(start, rows)
+        return ctx.shapes.aggregation_answer(start, rows)
 
     return [
         Route(

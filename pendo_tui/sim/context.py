@@ -16,6 +16,7 @@ from pendo_tui.sim import large, schema, streaming
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.faults import Fault, Faults
 from pendo_tui.sim.keys import DEMO_READ_KEY, DEMO_WRITE_KEY, TRACK_SECRETS
+from pendo_tui.sim.shapes import Shapes
 from pendo_tui.sim.state import SimState
 
 Access = Literal["read", "write", "track", "aggregation"]
@@ -34,7 +35,8 @@ class SimContext:
     large_aggregation_rows: int = 0  # > 0: pageEvents is a virtual table of this many rows
     large_pages: int = large.DEFAULT_PAGES  # pages of that table (listed by /api/v1/page)
     scan_cost_us: float = 0.0  # simulated server time per source row an aggregation reads
-    aggregation_requires_write: bool = False  # pendo-api.md §2: sources disagree
+    aggregation_requires_write: bool = False  # sources disagree: docs/pendo-api.md
+    shapes: Shapes = field(default_factory=Shapes)  # unconfirmed answer shapes, on demand
     _large: tuple[tuple[int, int], large.LargeData] | None = field(default=None, repr=False)
 
     def reset(self) -> None:
@@ -44,6 +46,7 @@ class SimContext:
         self.large_pages = large.DEFAULT_PAGES
         self.scan_cost_us = 0.0
         self.aggregation_requires_write = False
+        self.shapes.reset()
 
     # ---- what aggregations read ---------------------------------------------------------
     def aggregation_data(self) -> Dataset | large.LargeData:
@@ -124,7 +127,7 @@ class SimContext:
         if access == "track":
             return None if key in TRACK_SECRETS else Response(status_code=403)
         if key not in (self.read_key, self.write_key):
-            return Response(status_code=403)  # Pendo: unknown key -> 403, empty body
+            return self.shapes.auth_answer()  # Pendo: unknown key -> 403, empty body
         needs_write = access == "write" or (
             access == "aggregation" and self.aggregation_requires_write
         )

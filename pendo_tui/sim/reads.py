@@ -12,7 +12,6 @@ from starlette.routing import Route
 from pendo_tui.sim import schema
 from pendo_tui.sim.context import KEY_HEADER, SimContext, text
 from pendo_tui.sim.keys import DEFAULT_APP_ID
-from pendo_tui.sim.streaming import json_array_response
 
 
 def _catalogue(objs: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
@@ -36,11 +35,12 @@ def routes(ctx: SimContext) -> list[Route]:
 
     async def verify(request: Request) -> Response:
         write = request.headers.get(KEY_HEADER) == ctx.write_key
-        return JSONResponse({"valid": True, "writeAccess": write})
+        return ctx.shapes.verify_answer(write)
 
     def lister(objs: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]) -> Any:
         async def handler(request: Request) -> Response:
-            return JSONResponse(_catalogue(objs() if callable(objs) else objs, request))
+            listed = _catalogue(objs() if callable(objs) else objs, request)
+            return JSONResponse(ctx.shapes.catalogue(listed))
 
         return handler
 
@@ -51,7 +51,7 @@ def routes(ctx: SimContext) -> list[Route]:
         rid = request.path_params["id"]
         if not any(r["id"] == rid for r in ds.reports):
             return Response(status_code=404)
-        return json_array_response(ds.report_rows(rid))
+        return ctx.shapes.report_answer(ds.report_rows(rid))
 
     async def segments(request: Request) -> Response:
         return JSONResponse([_public_segment(s) for s in ds.segments])
@@ -68,12 +68,14 @@ def routes(ctx: SimContext) -> list[Route]:
             return text(
                 f"unknown metadata kind {kind!r}; use visitor, account or parentAccount", 404
             )
-        return JSONResponse(ctx.schema(kind))
+        return JSONResponse(ctx.shapes.schema_doc(ctx.schema(kind)))
 
     def getter(kind: str) -> Any:
         async def handler(request: Request) -> Response:
             obj = ctx.object_view(kind, request.path_params["id"])
-            return Response(status_code=404) if obj is None else JSONResponse(obj)
+            if obj is None:
+                return Response(status_code=404)
+            return JSONResponse(ctx.shapes.entity_doc(kind, obj))
 
         return handler
 

@@ -1,8 +1,9 @@
 """Report definitions of the simulated subscription and their result rows.
 
-One report per case the spec's report picker must handle: rolling 7- and 30-day account
-reports, a visitor report, a 200-day window, a fixed date range and a report without any
-numeric column. Objects follow pendo-api.md §5; rows are computed from the dataset's
+One report per case the report picker must handle: rolling 7-, 30- and 90-day reports,
+a visitor report, a 200-day window, two fixed date ranges, a report without any numeric
+column and one whose window the definition does not state. Each uses one of the shapes
+Pendo sends (docs/pull.md "Reports"); rows are computed from the dataset's
 ``events``-source activity so tests can recompute them independently.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from pendo_tui.sim.dataset import Dataset
@@ -39,6 +40,10 @@ _DIRECTORY_FIELDS = [
 ]
 
 
+SeriesShape = Literal["flat", "flat_last", "nested", "pipeline_only", "none"]
+ColumnShape = Literal["aggregation", "definition", "config", "rows_only"]
+
+
 @dataclass(frozen=True)
 class ReportSpec:
     name: str
@@ -46,12 +51,28 @@ class ReportSpec:
     fields: list[tuple[str, str, str]]
     count: int | None = None  # rolling window: |count| days before today
     fixed: tuple[date, date] | None = None  # absolute [start, end) dates
+    series: SeriesShape = "nested"  # where the definition states the window
+    columns: ColumnShape = "aggregation"  # where the definition lists the columns
+    as_text: tuple[str, ...] = ()  # numeric columns whose row values are sent as strings
 
 
+# Pendo's report definitions come in several shapes; each report here uses one, so a
+# client that reads only one shape fails the tests. See docs/pull.md "Reports".
 SPECS = [
-    ReportSpec("Account usage - last 7 days", "account", _ACCOUNT_FIELDS, count=-7),
-    ReportSpec("Account usage - last 30 days", "account", _ACCOUNT_FIELDS, count=-30),
-    ReportSpec("Visitor activity - last 30 days", "visitor", _VISITOR_FIELDS, count=-30),
+    # The demo's report: a flat rolling 7-day timeSeries, columns in aggregation.fields.
+    ReportSpec("Account usage - last 7 days", "account", _ACCOUNT_FIELDS, count=-7, series="flat"),
+    ReportSpec(
+        "Account usage - last 30 days", "account", _ACCOUNT_FIELDS, count=-30, columns="definition"
+    ),
+    ReportSpec(
+        "Visitor activity - last 30 days",
+        "visitor",
+        _VISITOR_FIELDS,
+        count=-30,
+        series="flat_last",
+        columns="config",
+        as_text=("numMinutes",),
+    ),
     ReportSpec("Account usage - last 200 days", "account", _ACCOUNT_FIELDS, count=-200),
     ReportSpec(
         "Account usage - December 2025 (fixed)",
@@ -59,8 +80,61 @@ SPECS = [
         _ACCOUNT_FIELDS,
         fixed=(date(2025, 12, 1), date(2026, 1, 1)),
     ),
-    ReportSpec("Visitor directory", "visitor", _DIRECTORY_FIELDS, count=-30),
+    ReportSpec(
+        "Visitor activity - November 2025 (fixed)",
+        "visitor",
+        _VISITOR_FIELDS,
+        fixed=(date(2025, 11, 1), date(2025, 12, 1)),
+        series="flat",
+        columns="definition",
+    ),
+    ReportSpec("Visitor directory", "visitor", _DIRECTORY_FIELDS, count=-30, columns="definition"),
+    # Window only in the report's own pipeline, columns only in the result rows.
+    ReportSpec(
+        "Account usage - last 90 days",
+        "account",
+        _ACCOUNT_FIELDS,
+        count=-90,
+        series="pipeline_only",
+        columns="rows_only",
+    ),
+    # A window the definition does not state (rows cover 30 days nobody can see).
+    ReportSpec(
+        "Account health - custom range", "account", _ACCOUNT_FIELDS, count=-30, series="none"
+    ),
 ]
+
+
+def _series(ds: Dataset, spec: ReportSpec) -> dict[str, Any]:
+    """The report's window as its own pipeline states it (Pendo's usual nested form)."""
+    if spec.fixed:
+        start = ds.day_start_ms(spec.fixed[0])
+        days = (spec.fixed[1] - spec.fixed[0]).days
+        return {"period": "dayRange", "first": start, "count": days}
+    return {"period": "dayRange", "first": "now()", "count": spec.count}
+
+
+def _definition_series(ds: Dataset, spec: ReportSpec) -> dict[str, Any] | None:
+    primary = _series(ds, spec)
+    if spec.series == "pipeline_only":
+        return None
+    if spec.series == "none":
+        return {"period": "dayRange"}
+    if spec.series == "flat":
+        return primary
+    if spec.series == "flat_last":
+        days = abs(spec.count or 0)
+        return {"period": "dayRange", "first": f'dateAdd(now(), -{days}, "days")', "last": "now()"}
+    if spec.fixed:
+        start, end = (ds.day_start_ms(d) for d in spec.fixed)
+        return {"type": "fixed", "start": start, "end": end, "primaryTimeSeries": primary}
+    return {"type": "rolling", "primaryTimeSeries": primary}
+
+
+def _date_range(spec: ReportSpec) -> dict[str, Any]:
+    if spec.fixed or spec.series == "none":
+        return {"type": "custom"}
+    return {"type": f"last{abs(spec.count or 0)}days"}
 
 
 def build_reports(ds: Dataset) -> list[dict[str, Any]]:
@@ -68,23 +142,35 @@ def build_reports(ds: Dataset) -> list[dict[str, Any]]:
 
     out = []
     for i, spec in enumerate(SPECS):
-        if spec.fixed:
-            start, end = (ds.day_start_ms(d) for d in spec.fixed)
-            days = (spec.fixed[1] - spec.fixed[0]).days
-            series: dict[str, Any] = {
-                "type": "fixed",
-                "start": start,
-                "end": end,
-                "primaryTimeSeries": {"period": "dayRange", "first": start, "count": days},
-            }
-            date_range = {"type": "custom"}
-        else:
-            series = {
-                "type": "rolling",
-                "primaryTimeSeries": {"period": "dayRange", "first": "now()", "count": spec.count},
-            }
-            date_range = {"type": f"last{abs(spec.count or 0)}days"}
         created = ds.now_ms - (100 - i) * 86_400_000
+        aggregation: dict[str, Any] = {}
+        if spec.columns == "aggregation":
+            aggregation["fields"] = [
+                {"field": f, "title": t, "type": ty} for f, t, ty in spec.fields
+            ]
+        if spec.series != "none":
+            aggregation["pipeline"] = _pipeline(spec, _series(ds, spec))
+        definition: dict[str, Any] = {
+            "kind": "Report",
+            "type": f"{spec.level} list",
+            "generator": "reportBuilder",
+            "period": "dayRange",
+            "segments": [],
+            "config": {"appId": 'expandAppIds("*")', "acrossApps": True, "segmentId": "everyone"},
+            "dateRanges": {"primaryDateRange": _date_range(spec), "useSecondaryDateRange": False},
+        }
+        if spec.columns in ("aggregation", "config"):
+            # Pendo's report builder lists columns by name; the type key varies.
+            type_key = "kind" if spec.columns == "aggregation" else "dataType"
+            definition["config"]["columns"] = [
+                {"columnName": f, "columnLabel": t, "fieldName": f, type_key: ty}
+                for f, t, ty in spec.fields
+            ]
+        if spec.columns == "definition":
+            definition["columns"] = [{"id": f, "name": t, "type": ty} for f, t, ty in spec.fields]
+        series = _definition_series(ds, spec)
+        if series is not None:
+            definition["timeSeries"] = series
         out.append(
             {
                 "id": object_id(f"Report:{spec.name}"),
@@ -101,28 +187,8 @@ def build_reports(ds: Dataset) -> list[dict[str, Any]]:
                 "lastUpdatedAt": created,
                 "lastRunAt": ds.now_ms - 3_600_000,
                 "lastSuccessRunAt": ds.now_ms - 3_600_000,
-                "aggregation": {
-                    "fields": [{"field": f, "title": t, "type": ty} for f, t, ty in spec.fields],
-                    "pipeline": _pipeline(spec, series["primaryTimeSeries"]),
-                },
-                "definition": {
-                    "kind": "Report",
-                    "type": f"{spec.level} list",
-                    "generator": "reportBuilder",
-                    "period": "dayRange",
-                    "segments": [],
-                    "config": {
-                        "columns": [
-                            {"columnName": f, "columnLabel": t, "fieldName": f, "kind": ty}
-                            for f, t, ty in spec.fields
-                        ],
-                        "appId": 'expandAppIds("*")',
-                        "acrossApps": True,
-                        "segmentId": "everyone",
-                    },
-                    "dateRanges": {"primaryDateRange": date_range, "useSecondaryDateRange": False},
-                    "timeSeries": series,
-                },
+                "aggregation": aggregation,
+                "definition": definition,
             }
         )
     return out
@@ -198,5 +264,8 @@ def report_rows(ds: Dataset, report: dict[str, Any]) -> list[dict[str, Any]]:
                 "visitor_agent_email": agent.get("email"),
                 "visitor_agent_firstname": agent.get("firstname"),
             }
-        out.append({f: full.get(f) for f, _, _ in spec.fields})
+        row = {f: full.get(f) for f, _, _ in spec.fields}
+        for name in spec.as_text:
+            row[name] = str(row[name])
+        out.append(row)
     return out

@@ -23,6 +23,7 @@ from pendo_tui.sim.app import build_app
 from pendo_tui.sim.context import SimContext
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.faults import Faults
+from pendo_tui.sim.shapes import Shapes
 from pendo_tui.sim.state import SimState
 
 HOST = "127.0.0.1"
@@ -97,6 +98,11 @@ class Simulator:
     @aggregation_requires_write.setter
     def aggregation_requires_write(self, value: bool) -> None:
         self.ctx.aggregation_requires_write = value
+
+    @property
+    def shapes(self) -> Shapes:
+        """Answer-shape switches (``sim.shapes.verify = "string_booleans"``)."""
+        return self.ctx.shapes
 
     def reset(self) -> None:
         """Forget recorded writes, faults and switches (the dataset stays)."""

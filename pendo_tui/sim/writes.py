@@ -76,7 +76,7 @@ def routes(ctx: SimContext) -> list[Route]:
             i = rejected[1]
             return text(f"batch rejected: row {i} ({ids[i] if ids else ''}): invalid record")
         create = request.query_params.get("create") == "true"
-        updated, missing, errors = 0, [], []
+        updated, missing, errors = 0, [], []  # errors: (row, id, reason)
         with state.lock:
             for i, (obj_id, row) in enumerate(zip(ids, rows, strict=True)):
                 values = {str(k).lower(): v for k, v in row["values"].items()}
@@ -84,10 +84,10 @@ def routes(ctx: SimContext) -> list[Route]:
                     f for f in values if group == "custom" and not ctx.field_exists(kind, group, f)
                 ]
                 if unknown:
-                    errors.append(
-                        f"row {i} ({obj_id}): custom field {unknown[0]!r} does not exist "
-                        f"for {kind}; create it first"
+                    reason = (
+                        f"custom field {unknown[0]!r} does not exist for {kind}; create it first"
                     )
+                    errors.append((i, obj_id, reason))
                     continue
                 if not ctx.exists(kind, obj_id):
                     if not create:
@@ -96,16 +96,7 @@ def routes(ctx: SimContext) -> list[Route]:
                     state.created.setdefault(kind, set()).add(obj_id)
                 state.set_values(kind, group, obj_id, values)
                 updated += 1
-        failed = len(rows) - updated
-        return JSONResponse(
-            {
-                "total": len(rows),
-                "updated": updated,
-                "failed": failed,
-                "missing": missing,
-                "errors": errors,
-            }
-        )
+        return ctx.shapes.metadata_answer(_ID_KEYS[kind][0], len(rows), updated, missing, errors)
 
     async def schema_post(request: Request) -> Response:
         kind, group = request.path_params["kind"], request.path_params["group"]
@@ -152,7 +143,7 @@ def routes(ctx: SimContext) -> list[Route]:
         # Pendo answers 200 either way but never processes events older than 7 days.
         event["processed"] = event["timestamp"] >= now - TRACK_MAX_AGE_MS
         state.add_track_event(event)
-        return Response(b"", status_code=200, media_type="text/plain")
+        return ctx.shapes.track_answer()
 
     async def bulk_delete(request: Request) -> Response:
         kind = request.path_params["kind"]

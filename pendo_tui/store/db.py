@@ -1,6 +1,7 @@
 """Open the store (SQLite file or PostgreSQL), keep its schema current, write rows fast.
 
-The one object the engine writes through: ``open_store(url) -> Store``. Errors a user can
+The one object the engine writes through: ``open_store(url) -> Store``. Screens that only
+look read through ``open_reader(url)``: no lock, no migration, nothing created. Errors a user can
 act on (unreachable server, read-only folder, store newer than the code) become
 ``StoreError`` naming the host or path and the fix; a malformed URL is a ``ConfigError``.
 """
@@ -35,7 +36,7 @@ from .migrations import current_version, ensure_schema
 from .upsert import dedupe, upsert_postgresql, upsert_sqlite
 from .urls import StoreUrl, default_store_url, parse_store_url
 
-__all__ = ["Store", "default_store_url", "open_store"]
+__all__ = ["Store", "default_store_url", "open_existing_store", "open_reader", "open_store"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a BI tool or the TUI reading must not fail a sync at once
 PG_CONNECT_TIMEOUT_S = 10
@@ -183,6 +184,46 @@ def open_store(url: str | None = None) -> Store:
     return store
 
 
+def open_reader(url: str | None = None) -> Store | None:
+    """A read-only handle on the existing store at ``url``; ``None`` when there is none yet.
+
+    Unlike ``open_store`` it takes no lock (SQLite: no ``BEGIN IMMEDIATE``), creates no
+    file or folder and never migrates: a screen refreshing while a sync writes neither
+    waits for the sync nor makes it wait (SQLite WAL readers and PostgreSQL MVCC reads
+    see the last committed state). Every connection refuses writes (SQLite
+    ``query_only``, PostgreSQL ``default_transaction_read_only``). A store at another
+    schema version is a ``StoreError``: the next sync (or ``--check``) upgrades it.
+    """
+    parsed = parse_store_url(url)
+    if parsed.dialect == "sqlite":
+        path = parsed.sqlite_path
+        if path is None or not path.is_file():
+            return None  # in-memory stores live in their run; a missing file is empty
+        engine = _sqlite_engine(parsed, read_only=True)
+    else:
+        engine = _pg_engine(parsed, read_only=True)
+    try:
+        with engine.connect() as conn:
+            version = current_version(conn)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise translate_error(exc, parsed) from exc
+    if version is None:
+        engine.dispose()
+        return None
+    if version != schema.SCHEMA_VERSION:
+        engine.dispose()
+        newer = version > schema.SCHEMA_VERSION
+        raise StoreError(
+            f"The {parsed.label} is at schema version {version}; this pendo-tui reads "
+            f"version {schema.SCHEMA_VERSION}.",
+            hint="Upgrade pendo-tui (pip install -U pendo-tui)."
+            if newer
+            else "Run a sync (or pendo-tui --check): it upgrades the store in place.",
+        )
+    return Store(parsed, engine)
+
+
 def open_existing_store(url: str | None = None) -> Store | None:
     """Open the store at ``url`` only if it already exists, creating and migrating nothing
     (no file, folder, table or schema step): for dry runs, which must leave no trace.
@@ -217,7 +258,7 @@ def open_existing_store(url: str | None = None) -> Store | None:
 # -- engines ---------------------------------------------------------------------------
 
 
-def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True) -> Engine:
+def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True, read_only: bool = False) -> Engine:
     path = parsed.sqlite_path
     if path is None:
         # One shared connection: every new connection to :memory: would be a new database.
@@ -225,7 +266,7 @@ def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True) -> Engine:
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
     else:
-        if prepare:
+        if prepare and not read_only:
             _prepare_sqlite_file(path)
         engine = create_engine(parsed.url.set(database=str(path)))
 
@@ -236,7 +277,9 @@ def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            if path is not None:
+            if read_only:  # a reader never changes the file, not even its journal mode
+                cur.execute("PRAGMA query_only=ON")
+            elif path is not None:
                 cur.execute("PRAGMA journal_mode=WAL")  # readers never block the sync
                 # WAL + NORMAL: a commit survives a process crash or SIGKILL (it is in the
                 # WAL file, which the OS keeps); only a power loss may drop the last ones.
@@ -254,11 +297,17 @@ def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True) -> Engine:
     return engine
 
 
-def _pg_engine(parsed: StoreUrl) -> Engine:
+def _pg_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
+    connect_args: dict[str, Any] = {
+        "connect_timeout": PG_CONNECT_TIMEOUT_S,
+        "application_name": "pendo-tui",
+    }
+    if read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
     return create_engine(
         parsed.url,
         pool_pre_ping=True,  # a long-lived TUI survives a server restart
-        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "pendo-tui"},
+        connect_args=connect_args,
     )
 
 

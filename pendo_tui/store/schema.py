@@ -1,4 +1,4 @@
-"""The store's tables (spec §9), as SQLAlchemy Core.
+"""The store's tables (README, "The store"), as SQLAlchemy Core.
 
 Users point BI tools at these tables: names and columns are a contract. Add columns and
 tables freely; rename or drop only through a migration (see ``migrations.py``) and a
@@ -79,7 +79,7 @@ projects = Table(
 )
 
 # Daily metric values. `app_id` is '' for a mapping without multi-app; with multi-app it
-# keeps apps whose prefix is empty apart (spec §3: own series, no prefix).
+# keeps apps whose prefix is empty apart (their own series, no prefix).
 metrics = Table(
     "metrics",
     metadata,

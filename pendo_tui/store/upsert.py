@@ -1,6 +1,6 @@
 """Bulk upsert on natural keys, fast on both back ends.
 
-A re-read of a window must never duplicate rows (lessons-from-peers), so every write of
+A re-read of a window must never duplicate rows, so every write of
 pulled data is ``INSERT … ON CONFLICT (key) DO UPDATE``. Throughput matters for
 backfills (one row per visitor per day per mapping), so:
 

@@ -1,4 +1,4 @@
-"""Run alerts through apprise (Slack, PagerDuty, email, SMS, webhooks — spec §7).
+"""Run alerts through apprise (Slack, PagerDuty, email, SMS, webhooks).
 
 Alerting must never turn a finished run into a crash: delivery failures are returned as
 messages for the run summary, not raised.

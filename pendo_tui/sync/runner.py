@@ -2,7 +2,7 @@
 
 A run takes the store's lock, records itself in ``runs``, persists its HTTP calls in
 ``requests``, runs the selected pull mappings and then the push syncs, sends alerts and
-returns a ``RunSummary`` whose ``exit_code`` follows spec §8.
+returns a ``RunSummary`` whose ``exit_code`` is one of ``errors.ExitCode``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 
@@ -22,10 +22,16 @@ from pendo_tui.config.model import Config, PullMapping, PushSync
 from pendo_tui.errors import ConfigError, ExitCode, PendoTuiError, UsageError
 from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
 from pendo_tui.store import schema
-from pendo_tui.store.db import Store, open_existing_store, open_store
+from pendo_tui.store.db import open_existing_store, open_store
 from pendo_tui.sync.alerts import alert_reason, send_alerts
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.push.state import IN_FLIGHT
+
+if TYPE_CHECKING:
+    from pendo_tui.config.secrets import SecretProvider
+    from pendo_tui.sync.pull.engine import PullEngine, PullResult
+    from pendo_tui.sync.push.engine import PushEngine, PushResult
 
 RunKind = Literal["sync", "resync_all"]
 
@@ -48,7 +54,8 @@ class RunSummary:
     items: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    # Dry runs: how Pendo's visitors would be matched, created or skipped.
+    # Dry runs: how Pendo's visitors would be matched, created or skipped
+    # (docs/pendo-api.md#identity-rules).
     identity_preview: dict[str, Any] | None = None
     # Earlier runs found still 'running' (killed, or their store was lost): now 'interrupted'.
     interrupted_runs: list[dict[str, Any]] = field(default_factory=list)
@@ -62,7 +69,7 @@ class RunSummary:
 class RequestPersister:
     """Collects a run's HTTP calls from the request log and writes them in batches."""
 
-    def __init__(self, store: Store, run_id: int) -> None:
+    def __init__(self, store: StoreApi, run_id: int) -> None:
         self.store = store
         self.run_id = run_id
         self.pending: deque[RequestRecord] = deque(maxlen=PENDING_REQUESTS)
@@ -138,15 +145,15 @@ def select_work(
 
 def run(
     config: Config,
-    secrets: Any,
+    secrets: SecretProvider,
     *,
     kind: RunKind = "sync",
     mappings: Iterable[str] | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     request_log: RequestLog | None = None,
-    store: Store | None = None,
-    client: Any = None,
+    store: StoreApi | None = None,
+    client: PendoApi | None = None,
 ) -> RunSummary:
     """Run pull mappings then push syncs under the store's lock; never raises for a
     per-mapping failure (it is in the summary), raises ``PendoTuiError`` for set-up ones
@@ -181,9 +188,9 @@ def run(
 
 def _run_locked(
     config: Config,
-    secrets: Any,
-    store: Store,
-    client: Any,
+    secrets: SecretProvider,
+    store: StoreApi,
+    client: PendoApi | None,
     request_log: RequestLog | None,
     progress: ProgressCallback | None,
     *,
@@ -194,11 +201,12 @@ def _run_locked(
 ) -> RunSummary:
     from pendo_tui.pendo.client import PendoClient
     from pendo_tui.sync.pull.engine import PullEngine
+    from pendo_tui.sync.pull.ids import check_ids
     from pendo_tui.sync.push.engine import PushEngine
 
     request_log = request_log or RequestLog()
     own_client = client is None
-    if own_client:
+    if client is None:
         client = PendoClient.from_config(config, secrets, request_log=request_log)
     started = datetime.now(UTC)
     summary = RunSummary(run_id=None, kind=kind, dry_run=dry_run, started_at=started.isoformat())
@@ -227,6 +235,10 @@ def _run_locked(
                 ).inserted_primary_key[0]
             persister = RequestPersister(store, summary.run_id)
             unsubscribe = request_log.subscribe(persister)
+        # Unknown page/feature/report/segment/app ids: exit 2 before any pull writes or
+        # cursor moves; after the runs row, so the failure and its calls are recorded.
+        if pulls:
+            check_ids(config, client, pulls)
         push_engine = PushEngine(config, client, store, progress=progress, run_id=summary.run_id)
         if pushes and not dry_run:
             for s in pushes:  # auth problems surface before the first write of any sync
@@ -260,7 +272,7 @@ def _run_locked(
 
 def _run_pulls(
     summary: RunSummary,
-    engine: Any,
+    engine: PullEngine,
     pulls: list[PullMapping],
     kind: RunKind,
     dry_run: bool,
@@ -306,7 +318,7 @@ def _outcome(outcome: Any) -> Any:
 
 def _run_pushes(
     summary: RunSummary,
-    engine: Any,
+    engine: PushEngine,
     pushes: list[PushSync],
     dry_run: bool,
     persister: RequestPersister | None,
@@ -324,7 +336,7 @@ def _run_item(
     summary: RunSummary,
     kind: str,
     name: str,
-    work: Callable[[], Any],
+    work: Callable[[], PullResult | PushResult],
     persister: RequestPersister | None,
     progress: ProgressCallback | None,
 ) -> None:
@@ -344,22 +356,18 @@ def _run_item(
 
 
 def _item(
-    kind: str, name: str, status: str, result: Any, err: PendoTuiError | None = None
+    kind: str,
+    name: str,
+    status: str,
+    result: PullResult | PushResult | None,
+    err: PendoTuiError | None = None,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"type": kind, "name": name, "status": status}
     if result is not None:
-        item.update(_as_dict(result))
+        item.update(result.to_dict())
     if err is not None:
         item["error"] = str(err)
     return item
-
-
-def _as_dict(result: Any) -> dict[str, Any]:
-    if hasattr(result, "to_dict"):
-        return dict(result.to_dict())
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    return dict(result)
 
 
 def _note_failure(summary: RunSummary, err: PendoTuiError) -> None:
@@ -412,7 +420,7 @@ def _finish(summary: RunSummary, config: Config) -> None:
     summary.status = "ok"
 
 
-def mark_interrupted_runs(store: Store, noticed_at: datetime) -> list[dict[str, Any]]:
+def mark_interrupted_runs(store: StoreApi, noticed_at: datetime) -> list[dict[str, Any]]:
     """Runs still marked 'running' when a new run holds the store's lock never finished
     (SIGKILL, power loss, a store that went away mid-run): mark them 'interrupted', saying
     when that was noticed and what they had in flight, and return what was marked."""
@@ -467,7 +475,7 @@ def mark_interrupted_runs(store: Store, noticed_at: datetime) -> list[dict[str, 
     return found
 
 
-def _record_run(store: Store, summary: RunSummary) -> None:
+def _record_run(store: StoreApi, summary: RunSummary) -> None:
     def write() -> None:
         with store.begin() as conn:
             conn.execute(
@@ -484,7 +492,7 @@ def _record_run(store: Store, summary: RunSummary) -> None:
     _safe(write)
 
 
-def _safe(fn: Any) -> None:
+def _safe(fn: Callable[[], object]) -> None:
     """Bookkeeping after a failure must not hide the failure itself."""
     with contextlib.suppress(Exception):
         fn()

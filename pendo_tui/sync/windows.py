@@ -1,12 +1,13 @@
 """Which calendar days a sync covers, and how those days map to Pendo's time buckets.
 
-Pendo buckets event data by day in the subscription's timezone (pendo-api.md §4). Today
-is never stored: Pendo's processing lags by hours, so a window always ends yesterday.
+Pendo buckets event data by day in the subscription's timezone (docs/pendo-api.md,
+"Aggregations"; the rules below are its "Windows and timezone rules"). Today is never
+stored: Pendo's processing lags by hours, so a window always ends yesterday.
 
 - Timezone set: data is complete up to yesterday in that zone, so Sync now resumes the
   day after the cursor.
-- Timezone unset (our convention, spec §5): "today" is taken in UTC and every sync
-  re-reads the last 2 days, because the subscription's yesterday may not be final yet.
+- Timezone unset (our convention): "today" is taken in UTC and every sync re-reads the
+  last 2 days, because the subscription's yesterday may not be final yet.
   Bucket starts are then asked for at 12:00 UTC, which lies inside the same calendar day
   for any whole-hour offset between -11 and +11, and returned bucket timestamps are
   rounded to the nearest UTC midnight (local midnight is within ±12 h of it).

@@ -3,26 +3,33 @@
 Constructor (what cli.py calls)::
 
     PendoTuiApp(config_path, config=None, secrets=None, *, demo=False, sim_url=None,
-                request_log=None, export_dir=None, check_on_start=True)
+                request_log=None, export_dir=None, check_on_start=True, debug=False)
 
 ``config`` may be a ``Config`` or a ``ConfigDocument`` (comments kept on save); when it is
 None the file at ``config_path`` is loaded, or a fresh config is started if it does not
 exist. ``secrets`` defaults to ``Secrets(config.profile)`` (keyring). Set env
 ``PENDO_TUI_EXIT_AFTER_FIRST_PAINT=<file>`` to write the first-paint time (epoch seconds)
 to that file and exit (bench/tui_start.py).
+
+The app reaches the engine only through one ``EngineSession`` (``engine()``). Panes catch
+``PendoTuiError`` (shown in place or as a notification); anything else is a bug:
+``guard()`` logs it (a traceback file with ``debug``) and shows a bug message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.markup import escape
 from textual import work
@@ -32,6 +39,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.panes import INCOMING_MAX, PANE_IDS, PANES
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.state import SECRET_INTEGRATION_KEY, AppState, ConnectionStatus, dotted
@@ -40,10 +48,14 @@ from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
 from pendo_tui.tui.widgets.help import HelpScreen, KeyList
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config model and the engine load after the first paint (start-up)
     from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretOrigin, SecretProvider
+    from pendo_tui.sync.session import EngineSession, RequestLog
 
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
+DEBUG_LOG = "pendo-tui-debug.log"
+log = logging.getLogger(__name__)
 
 
 def _class_bindings(cls: type) -> list[Binding]:
@@ -79,39 +91,75 @@ def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
     return Config(), None
 
 
-def _default_request_log() -> Any:
-    try:
-        from pendo_tui.pendo.requestlog import RequestLog
-    except ImportError:  # engine not installed in this build: the debugger stays empty
-        return None
-    return RequestLog()
+class _Simulator(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
+class StartContext(Protocol):
+    """What a start context yields (the CLI's demo context: its simulator, config and
+    temporary store)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def config_path(self) -> Path | None: ...
+    @property
+    def secrets(self) -> SecretProvider: ...
+    @property
+    def demo(self) -> _Simulator | None: ...
 
 
 class _KeyringSecrets:
-    """``config.secrets.Secrets``, imported on first use (the keyring import and its
-    backend discovery wait until after the first paint)."""
+    """``config.secrets.Secrets`` (a ``SecretProvider``), imported on first use: the
+    keyring import and its backend discovery wait until after the first paint."""
 
     def __init__(self, profile: str) -> None:
-        self.profile = profile
-        self._real: Any = None
+        self._profile = profile
+        self._real: SecretProvider | None = None
 
-    def _secrets(self) -> Any:
+    def __repr__(self) -> str:
+        return f"_KeyringSecrets(profile={self._profile!r})"
+
+    def secrets(self) -> SecretProvider:
+        """The real ``Secrets`` (imports the keyring the first time)."""
         if self._real is None:
             from pendo_tui.config.secrets import Secrets
 
-            self._real = Secrets(self.profile)
+            self._real = Secrets(self._profile)
         return self._real
 
+    @property
+    def profile(self) -> str:
+        return self._profile
+
+    def integration_key(self) -> str:
+        return self.secrets().integration_key()
+
+    def track_secret(self) -> str:
+        return self.secrets().track_secret()
+
+    def require(self, name: str) -> str:
+        return self.secrets().require(name)
+
     def get(self, name: str) -> str | None:
-        value: str | None = self._secrets().get(name)
-        return value
+        return self.secrets().get(name)
 
     def store(self, name: str, value: str) -> None:
-        self._secrets().store(name, value)
+        self.secrets().store(name, value)
+
+    def delete(self, name: str) -> None:
+        self.secrets().delete(name)
+
+    def source(self, name: str) -> SecretOrigin | None:
+        return self.secrets().source(name)
+
+    def for_profile(self, profile: str) -> SecretProvider:
+        return self.secrets().for_profile(profile)
 
 
-def _real_secrets(secrets: Any) -> Any:
-    return secrets._secrets() if isinstance(secrets, _KeyringSecrets) else secrets
+def _real_secrets(secrets: SecretProvider) -> SecretProvider:
+    return secrets.secrets() if isinstance(secrets, _KeyringSecrets) else secrets
 
 
 HELP_INTRO = (
@@ -155,29 +203,34 @@ class PendoTuiApp(App[int]):
         self,
         config_path: Path | Callable[[], Path] | None = None,
         config: Any = None,
-        secrets: Any = None,
+        secrets: SecretProvider | None = None,
         *,
         demo: bool = False,
         sim_url: str | None = None,
-        request_log: Any = None,
+        request_log: RequestLog | None = None,
         export_dir: Path | None = None,
         check_on_start: bool = True,
-        context: Callable[[], AbstractContextManager[Any]] | None = None,
+        debug: bool = False,
+        context: Callable[[], AbstractContextManager[StartContext]] | None = None,
     ) -> None:
         super().__init__()
         self.first_run = False  # set by _build_state
         self._init_args = (config_path, config, secrets, demo, sim_url)
         self._start_context = context  # e.g. the demo's simulator: entered after the first paint
         self._start_stack = ExitStack()
-        self.load_error: BaseException | None = None  # launch.py re-raises it after run()
-        self.state: AppState = None  # type: ignore[assignment]  # see _build_state
+        self.load_error: PendoTuiError | None = None  # launch.py re-raises it after run()
+        # State, request log and engine session: built by _build_state, right after the
+        # first paint (the config model, the engine session and the HTTP client it imports
+        # are not needed to draw the frame), or at once when the config is given ready-made.
+        self.state: AppState = None  # type: ignore[assignment]
+        self.session: EngineSession = None  # type: ignore[assignment]
+        self.request_log: RequestLog = request_log  # type: ignore[assignment]
+        self.log_tracebacks = debug
         if config is not None:  # given ready-made (tests, scripts): nothing slow to do
             self._build_state()
-        # None until the first paint when not given: the engine's request log pulls in the
-        # HTTP client, which the first screen does not need (start-up time)
-        self.request_log = request_log
-        self._own_request_log = request_log is None
         self.export_dir = export_dir or Path.cwd()
+        self.debug_log: Path | None = None
+        self._loop_thread = threading.get_ident()
         self._check_on_start = check_on_start
         self._unsubscribe: Any = None
         self._panes_ready = False
@@ -192,8 +245,9 @@ class PendoTuiApp(App[int]):
             self.sub_title = "demo (built-in simulator)"
 
     def _build_state(self) -> None:
-        """Load the config (pydantic, the TOML file) or enter the demo context. Runs after
-        the first paint unless the config was given ready-made."""
+        """Load the config (pydantic, the TOML file) or enter the demo context, then build
+        the request log and the engine session. Runs after the first paint unless the
+        config was given ready-made."""
         config_path, config, secrets, demo, sim_url = self._init_args
         if callable(config_path):  # the platform's default path, found now (start-up)
             config_path = config_path()
@@ -208,11 +262,22 @@ class PendoTuiApp(App[int]):
         if self._start_context is not None:
             ctx = self._start_stack.enter_context(self._start_context())
             config_path, config, secrets = ctx.config_path, ctx.config, ctx.secrets
-            sim_url = getattr(getattr(ctx, "demo", None), "base_url", None)
+            sim_url = ctx.demo.base_url if ctx.demo is not None else None
         cfg, doc = _load(config_path, config)
         if secrets is None:
             secrets = _KeyringSecrets(cfg.profile)
         self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
+        # The engine's door (imports the HTTP client: after the first paint, start-up time)
+        from pendo_tui.sync.session import EngineSession, RequestLog
+
+        if self.request_log is None:
+            self.request_log = RequestLog()
+        # The one door to the engine: clients, one read-only store handle, runs. It is
+        # given the saved secrets as they are (nothing is typed yet; the keyring is asked
+        # on first use); engine() points it at the settings and secrets on screen.
+        self.session = EngineSession(
+            cfg, self.state.secrets, request_log=self.request_log, interactive=True
+        )
 
     def close_context(self) -> None:
         """Stop what the context started (the demo's simulator and temporary store)."""
@@ -262,6 +327,7 @@ class PendoTuiApp(App[int]):
             self._switch(self._pending_pane, focus=self._pending_focus)
 
     def on_mount(self) -> None:
+        self._loop_thread = threading.get_ident()
         self.call_after_refresh(self._after_first_paint)
 
     async def _after_first_paint(self) -> None:
@@ -269,8 +335,6 @@ class PendoTuiApp(App[int]):
         config and its model, the demo's simulator, the first screen, then the others."""
         first_paint = time.time()
         if self.state is None:
-            from pendo_tui.errors import PendoTuiError
-
             try:
                 self._build_state()
             except PendoTuiError as exc:  # e.g. a broken TOML file: the CLI prints it
@@ -299,10 +363,7 @@ class PendoTuiApp(App[int]):
         self.query_one("#connection", Pane).load_secrets()  # type: ignore[attr-defined]
         if not self.first_run and not self.state.secret(SECRET_INTEGRATION_KEY):
             self.query_one("#key").focus()  # nothing works without the key: ask for it
-        if self._own_request_log:
-            self.request_log = _default_request_log()
-        if self.request_log is not None:
-            self._unsubscribe = self.request_log.subscribe(self.incoming.append)
+        self._unsubscribe = self.request_log.subscribe(self.incoming.append)
         if (
             not os.environ.get(EXIT_AFTER_PAINT)
             and self._check_on_start
@@ -320,8 +381,10 @@ class PendoTuiApp(App[int]):
         super().exit(result, *args, **kwargs)
 
     async def _shutdown(self) -> None:
-        # Same race when a host (the test pilot) shuts the app down directly: let the
-        # pane mount finish first (it takes milliseconds; bounded to 2 s).
+        # Same race when a host (the test pilot, ``App.run_test``) shuts the app down
+        # directly: let the pane mount finish first (milliseconds; bounded to 2 s).
+        # Textual 8 has no public hook that runs before ``_shutdown`` closes the screens
+        # (``on_unmount`` comes after); pyproject pins textual to 8.x for this override.
         for _ in range(40):
             if self._panes_ready:
                 break
@@ -338,6 +401,48 @@ class PendoTuiApp(App[int]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.session is not None:  # None when the config could not be read
+            self.session.close()
+
+    # -- the engine ----------------------------------------------------------------------
+    def engine(self) -> EngineSession:
+        """The engine session, following the settings and secrets on screen (unsaved
+        ones included). Blocking calls: use it from thread workers."""
+        self.session.update(self.state.config, self.state.engine_secrets())
+        return self.session
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Around engine calls in workers: an error that is not a ``PendoTuiError`` is a
+        bug. It is logged and shown as a bug message instead of killing the app."""
+        try:
+            yield
+        except PendoTuiError:
+            raise
+        except Exception as exc:  # the one place the TUI catches what it did not expect
+            if threading.get_ident() == self._loop_thread:
+                self.report_bug(exc)
+            else:
+                self.call_from_thread(self.report_bug, exc)
+
+    def report_bug(self, exc: BaseException) -> None:
+        log.error("unexpected error", exc_info=exc)
+        where = "Restart with --debug to log the traceback, and please report it."
+        if self.log_tracebacks:
+            self.debug_log = self.debug_log or self.export_dir / DEBUG_LOG
+            import traceback
+
+            with self.debug_log.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                traceback.print_exception(exc, file=fh)
+            where = f"Traceback written to {self.debug_log}; please report it."
+        self.notify(
+            f"{type(exc).__name__}: {exc}\nThis is a bug in pendo-tui. {where}",
+            title="Unexpected error",
+            severity="error",
+            timeout=15,
+            markup=False,
+        )
 
     # -- navigation ----------------------------------------------------------------------
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
@@ -475,20 +580,9 @@ class PendoTuiApp(App[int]):
         if self._panes_ready:
             self.query_one("#debugger", Pane).refresh_view()
 
-    def show_error(self, exc: BaseException) -> None:
-        """Any error as a notification with its cause and hint — never a traceback."""
-        from pendo_tui.errors import PendoTuiError
-
-        if isinstance(exc, PendoTuiError):
-            self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
-        else:
-            self.notify(
-                f"{type(exc).__name__}: {exc}",
-                title="Error",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+    def show_error(self, exc: PendoTuiError) -> None:
+        """A user-facing error as a notification with its cause and hint."""
+        self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
 
     def _render_status(self) -> None:
         if self.state is None:
@@ -505,12 +599,11 @@ class PendoTuiApp(App[int]):
 
     @work(thread=True, exclusive=True, group="check")
     def _check(self) -> None:
-        from pendo_tui.tui import services
-
-        try:
-            status = services.check_connection(self.state, self.request_log)
-        except Exception as exc:  # e.g. engine module missing: say so, in red
-            status = ConnectionStatus("error", f"{type(exc).__name__}: {exc}")
+        status = ConnectionStatus("error", "The check failed unexpectedly (see the message)")
+        with self.guard():
+            report = self.engine().connection_report()
+            state = "ok" if report.ok else "error"
+            status = ConnectionStatus(state, report.message, report.write_access)
         self.call_from_thread(self._checked, status)
 
     def _checked(self, status: ConnectionStatus) -> None:
@@ -534,14 +627,13 @@ class PendoTuiApp(App[int]):
         return f"Could not save to {path} (see the notification); try another path"
 
     def _save(self) -> bool:
-        from pendo_tui.errors import ConfigError, PendoTuiError
+        from pendo_tui.config.validation_errors import ConfigValidationError
 
         try:
             path = self.state.save()
-        except ConfigError as exc:
-            field_errors = getattr(exc, "field_errors", None) or {}
+        except ConfigValidationError as exc:
             for pane in self.query(Pane):
-                show_errors(pane, {dotted(k): v for k, v in field_errors.items()})
+                show_errors(pane, {dotted(k): v for k, v in exc.field_errors.items()})
             self.show_error(exc)
             return False
         except PendoTuiError as exc:

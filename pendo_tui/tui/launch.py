@@ -6,40 +6,49 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretProvider
+    from pendo_tui.tui.app import PendoTuiApp, StartContext
 
 
-def launch(ctx: Any, demo: bool = False) -> int:
-    """Open the app on a prepared context (config, secrets, optional demo simulator)."""
+def launch(
+    config: Config,
+    config_path: Path | None,
+    secrets: SecretProvider,
+    *,
+    demo: bool = False,
+    sim_url: str | None = None,
+    debug: bool = False,
+) -> int:
+    """Open the app on a prepared config and secrets (the demo: ``sim_url`` is the
+    running simulator's address, shown when saving a copy)."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    sim = getattr(ctx, "demo", None)
-    app = PendoTuiApp(
-        ctx.config_path,
-        ctx.config,
-        ctx.secrets,
-        demo=demo,
-        sim_url=getattr(sim, "base_url", None),
-    )
+    app = PendoTuiApp(config_path, config, secrets, demo=demo, sim_url=sim_url, debug=debug)
     return app.run() or 0
 
 
-def launch_demo(context: Callable[[], AbstractContextManager[Any]]) -> int:
+def launch_demo(
+    context: Callable[[], AbstractContextManager[StartContext]], debug: bool = False
+) -> int:
     """Open the app at once and enter ``context`` (the demo's simulator, config and
     temporary store) right after the first paint; it is closed when the app exits."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    return _run(PendoTuiApp(demo=True, context=context))
+    return _run(PendoTuiApp(demo=True, context=context, debug=debug))
 
 
-def launch_path(path: Path | None) -> int:
+def launch_path(path: Path | None, debug: bool = False) -> int:
     """Open the app on a config file (read right after the first paint; None: the
     platform's default path); a missing file starts a fresh config saved there. A file
     that cannot be read is raised as its PendoTuiError once the app has closed, for the
     CLI to print."""
     from pendo_tui.tui.app import PendoTuiApp
 
-    return _run(PendoTuiApp(path if path is not None else _default_path))
+    return _run(PendoTuiApp(path if path is not None else _default_path, debug=debug))
 
 
 def _default_path() -> Path:
@@ -48,7 +57,7 @@ def _default_path() -> Path:
     return default_config_path()
 
 
-def _run(app: Any) -> int:
+def _run(app: PendoTuiApp) -> int:
     try:
         code = app.run()
     finally:

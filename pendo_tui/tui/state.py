@@ -8,28 +8,19 @@ dotted path, ready to be shown next to the field that caused them.
 
 from __future__ import annotations
 
-import copy
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # pydantic and the config model load after the first paint (start-up)
+if TYPE_CHECKING:  # pydantic, the config model and the engine load after the first paint
     from pydantic import ValidationError
 
     from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretProvider
 
 SECRET_INTEGRATION_KEY = "integration_key"
 SECRET_TRACK = "track_secret"
-
-
-class SecretsLike(Protocol):
-    """What the TUI needs from ``config.secrets.Secrets`` / ``StaticSecrets``."""
-
-    def get(self, name: str) -> str | None: ...
-
-    def store(self, name: str, value: str) -> None: ...
 
 
 @dataclass
@@ -37,19 +28,6 @@ class ConnectionStatus:
     state: Literal["unknown", "checking", "ok", "error"] = "unknown"
     message: str = "Not checked yet"
     write_access: bool = False
-
-
-def _resync_fingerprint(config: Config) -> str:
-    """Settings whose change invalidates old data (spec §3): identity, apps, window."""
-    return json.dumps(
-        {
-            "identity": config.identity.model_dump(),
-            "apps": [a.model_dump() for a in config.apps],
-            "days": config.pendo.days_to_sync,
-            "tz": config.pendo.timezone,
-        },
-        sort_keys=True,
-    )
 
 
 def dotted(key_path: str) -> str:
@@ -60,12 +38,9 @@ def dotted(key_path: str) -> str:
 def errors_by_path(exc: ValidationError, data: Any = None) -> dict[str, str]:
     """Validation errors → {"pendo.days_to_sync": "must be between 1 and 365"}, in the
     config package's words (the same the CLI prints)."""
-    try:
-        from pendo_tui.config.validation_errors import format_validation_error
+    from pendo_tui.config.validation_errors import format_validation_error
 
-        field_errors = format_validation_error(exc, None, data).field_errors
-    except Exception:  # fall back to pydantic's own wording
-        field_errors = {}
+    field_errors = format_validation_error(exc, None, data).field_errors
     if field_errors:
         return {dotted(k): v for k, v in field_errors.items()}
     out: dict[str, str] = {}
@@ -79,7 +54,7 @@ def errors_by_path(exc: ValidationError, data: Any = None) -> dict[str, str]:
 @dataclass
 class AppState:
     config: Config
-    secrets: SecretsLike
+    secrets: SecretProvider
     config_path: Path | None = None
     document: Any = None  # config.toml_io.ConfigDocument when loaded from a file
     demo: bool = False
@@ -87,20 +62,23 @@ class AppState:
     dirty: bool = False
     pending_secrets: dict[str, str] = field(default_factory=dict)
     connection: ConnectionStatus = field(default_factory=ConnectionStatus)
-    _saved_fingerprint: str = ""
+    # The engine's fingerprints of the settings the data was last built with (on load,
+    # after a Re-sync): changing what shapes stored data asks for a Re-sync.
+    _built_with: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._saved_fingerprint = _resync_fingerprint(self.config)
+        self.mark_resynced()
 
     # -- secrets -------------------------------------------------------------------------
     def secret(self, name: str) -> str | None:
         """A typed-but-unsaved value wins over the stored one."""
-        if name in self.pending_secrets:
-            return self.pending_secrets[name] or None
-        try:
-            return self.secrets.get(name)
-        except Exception:  # a broken keyring backend must not crash the UI
-            return None
+        return self.engine_secrets().get(name)
+
+    def engine_secrets(self) -> SecretProvider:
+        """The secrets the engine uses now: typed-but-unsaved values over saved ones."""
+        from pendo_tui.config.secrets import OverlaySecrets
+
+        return OverlaySecrets(self.secrets, self.pending_secrets)
 
     def set_secret(self, name: str, value: str) -> None:
         if self.secret(name) == (value or None):
@@ -128,23 +106,26 @@ class AppState:
 
     @property
     def resync_needed(self) -> bool:
-        return _resync_fingerprint(self.config) != self._saved_fingerprint
+        from pendo_tui.sync.session import stale_since
+
+        return bool(stale_since(self.config, self._built_with))
 
     def mark_resynced(self) -> None:
-        self._saved_fingerprint = _resync_fingerprint(self.config)
+        from pendo_tui.sync.session import fingerprints
+
+        self._built_with = dict(fingerprints(self.config))
 
     def _follow_profile(self) -> None:
         """Keyring entries are named after the profile: a renamed profile stores anew."""
-        profile = getattr(self.secrets, "profile", None)
+        profile = self.secrets.profile
         if profile is not None and profile != self.config.profile:
             for name in (SECRET_INTEGRATION_KEY, SECRET_TRACK):
-                source = getattr(self.secrets, "source", lambda _n: None)(name)
+                source = self.secrets.source(name)
                 if name not in self.pending_secrets and source == "keyring":  # carry it over
                     value = self.secret(name)
                     if value:
                         self.pending_secrets[name] = value
-            self.secrets = copy.copy(self.secrets)
-            self.secrets.profile = self.config.profile  # type: ignore[attr-defined]
+            self.secrets = self.secrets.for_profile(self.config.profile)
 
     def save(self) -> Path:
         """Write the TOML (comments kept) and the secrets (keyring). Raises PendoTuiError."""
@@ -165,7 +146,7 @@ class AppState:
         for name, value in list(self.pending_secrets.items()):
             if value:
                 self.secrets.store(name, value)
-            elif hasattr(self.secrets, "delete"):
+            else:
                 self.secrets.delete(name)
             del self.pending_secrets[name]
         self.dirty = False

@@ -20,7 +20,7 @@ from pendo_tui.pendo.pipelines import (
     validate_pipeline,
 )
 from pendo_tui.sim.server import Simulator
-from pendo_tui.tui.services import validate_pipeline as editor_validate
+from pendo_tui.sync.session import EngineSession
 
 
 def _usage(events, id_field, ids, first, end, visitors=None):
@@ -182,16 +182,16 @@ def _config_problem(pipeline, obj: str) -> str | None:
 @pytest.mark.parametrize("obj", ["asset", "project"])
 def test_asset_and_project_rows_are_placed_through_the_visitor(obj: str) -> None:
     assert validate_pipeline(BY_VISITOR, obj, ["events"]) == []
-    assert editor_validate(json.dumps(BY_VISITOR), obj, ["events"]) == []
+    assert EngineSession.validate_pipeline(json.dumps(BY_VISITOR), obj, ["events"]) == []
     assert _config_problem(BY_VISITOR, obj) is None
     problems = validate_pipeline(BY_ACCOUNT, obj, ["events"])
     assert problems and "visitorId" in problems[0] and f"identity.{obj}_id" in problems[0]
-    assert editor_validate(json.dumps(BY_ACCOUNT), obj, ["events"]) == problems
+    assert EngineSession.validate_pipeline(json.dumps(BY_ACCOUNT), obj, ["events"]) == problems
     assert "visitorId" in (_config_problem(BY_ACCOUNT, obj) or "")
 
 
 def test_an_event_source_without_time_series_is_refused_everywhere() -> None:
     problems = validate_pipeline(NO_SERIES, "company", ["events"])
     assert len(problems) == 1 and "pageEvents source needs a timeSeries" in problems[0]
-    assert editor_validate(json.dumps(NO_SERIES), "company", ["events"]) == problems
+    assert EngineSession.validate_pipeline(json.dumps(NO_SERIES), "company", ["events"]) == problems
     assert "needs a timeSeries" in (_config_problem(NO_SERIES, "company") or "")

@@ -82,22 +82,57 @@ def test_scale_multiplies_visitors() -> None:
     assert len(Dataset(scale=2, days=5).visitors) == 2 * len(Dataset(days=5).visitors)
 
 
+def _shape(report: dict) -> tuple[str, str]:
+    """(where the window is stated, where the columns are listed), read from raw JSON."""
+    definition = report["definition"]
+    ts = definition.get("timeSeries")
+    if ts is None:
+        window = (
+            "pipeline" if "timeSeries" in report["aggregation"]["pipeline"][0]["source"] else ""
+        )
+    elif "primaryTimeSeries" in ts:
+        window = "nested"
+    elif "last" in ts:
+        window = "flat first/last"
+    elif "first" in ts:
+        window = "flat first/count"
+    else:
+        window = "not stated"
+    if "fields" in report["aggregation"]:
+        columns = "aggregation.fields"
+    elif "columns" in definition:
+        columns = "definition.columns"
+    elif "columns" in definition["config"]:
+        columns = "definition.config.columns"
+    else:
+        columns = "rows only"
+    return window, columns
+
+
 def test_report_kinds_present(ds: Dataset) -> None:
     by_name = {r["name"]: r for r in ds.reports}
-    counts = [
-        r["definition"]["timeSeries"].get("primaryTimeSeries", {}).get("count")
-        for r in ds.reports
-        if r["definition"]["timeSeries"]["type"] == "rolling"
-    ]
-    assert {-7, -30, -200} <= set(counts)
-    fixed = [r for r in ds.reports if "start" in r["definition"]["timeSeries"]]
+    shapes = {name: _shape(r) for name, r in by_name.items()}
+    assert {w for w, _ in shapes.values()} == {
+        "nested", "flat first/last", "flat first/count", "pipeline", "not stated",
+    }  # fmt: skip
+    assert {c for _, c in shapes.values()} == {
+        "aggregation.fields", "definition.columns", "definition.config.columns", "rows only",
+    }  # fmt: skip
+    # the demo's report: a flat rolling 7-day window
+    assert by_name["Account usage - last 7 days"]["definition"]["timeSeries"] == {
+        "period": "dayRange", "first": "now()", "count": -7,
+    }  # fmt: skip
+    # a rolling window over 30 days, stated only in the report's pipeline
+    pipeline_ts = by_name["Account usage - last 90 days"]["aggregation"]["pipeline"][0]
+    assert pipeline_ts["source"]["timeSeries"]["count"] == -90
+    fixed = [r for r in ds.reports if "start" in r["definition"].get("timeSeries", {})]
     assert len(fixed) == 1 and isinstance(fixed[0]["definition"]["timeSeries"]["end"], int)
-    no_numeric = [
-        r
-        for r in ds.reports
-        if not any(f["type"] in ("number", "integer") for f in r["aggregation"]["fields"])
-    ]
-    assert [r["name"] for r in no_numeric] == ["Visitor directory"]
+    nov = by_name["Visitor activity - November 2025 (fixed)"]["definition"]["timeSeries"]
+    assert isinstance(nov["first"], int)
+    assert shapes["Account health - custom range"][0] == "not stated"
+    assert "pipeline" not in by_name["Account health - custom range"]["aggregation"]
+    directory = by_name["Visitor directory"]["definition"]["columns"]
+    assert {c["type"] for c in directory} == {"string"}
     assert by_name["Visitor activity - last 30 days"]["level"] == "visitor"
     assert by_name["Account usage - last 7 days"]["level"] == "account"
 
@@ -119,8 +154,10 @@ def test_report_rows_match_raw_events(ds: Dataset, spec) -> None:
     assert [r[key] for r in rows] == sorted(expected)
     if "numEvents" in rows[0]:
         assert {r[key]: r["numEvents"] for r in rows} == expected
-    fields = [f["field"] for f in report["aggregation"]["fields"]]
+    fields = [f for f, _, _ in spec.fields]
     assert all(list(r) == fields for r in rows)
+    for name in spec.as_text:  # numbers sent as text, as some reports do
+        assert all(isinstance(r[name], str) and r[name].isdigit() for r in rows)
 
 
 def test_source_rows_app_scoping_and_bounds(ds: Dataset) -> None:

@@ -49,8 +49,8 @@ def test_demo_ids_exist_in_the_simulator(config: Config, http: httpx.Client, rea
         elif m.kind == "report":
             report = reports[m.id]
             assert report["level"] == "account"
-            series = report["definition"]["timeSeries"]["primaryTimeSeries"]
-            assert series["count"] == -7
+            series = report["definition"]["timeSeries"]  # flat: first/count directly
+            assert series["first"] == "now()" and series["count"] == -7
             types = {f["field"]: f["type"] for f in report["aggregation"]["fields"]}
             assert all(types[c] in ("number", "integer") for c in m.columns)
     assert {s.id for s in config.segments} <= segments

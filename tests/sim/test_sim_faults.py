@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pendo_tui.sim.server import Simulator
+from pendo_tui.sim.shapes import Shapes
 
 VALUES = "/api/v1/metadata/visitor/custom/value"
 AGG = {"request": {"pipeline": [{"source": {"accounts": None}}]}}
@@ -158,6 +159,7 @@ def test_admin_api(http: httpx.Client, sim: Simulator, read_h: dict, track_h: di
         "large_pages": 10,
         "scan_cost_us": 0.0,
         "aggregation_requires_write": True,
+        "shapes": Shapes().to_json(),
     }
     assert http.post("/api/v1/aggregation", json=AGG, headers=read_h).status_code == 403
     assert http.post("/_sim/reset").json() == {"reset": True}

@@ -67,8 +67,12 @@ def expected_pes(ds, app, days):
     return out
 
 
-def test_pes_matches_raw_computation(sim, client, store):
+# Core events are found whatever shape the object lists take (appId as a string, or only
+# appIds): see docs/pendo-api.md "What we accept from Pendo".
+@pytest.mark.parametrize("objects", ["standard", "app_id_string", "app_ids_only"])
+def test_pes_matches_raw_computation(sim, client, store, objects):
     ds = sim.dataset
+    sim.shapes.objects = objects
     pull = [{"name": "pes", "kind": "pes", "metric": "PES", "app": "-323232"}]
     config = make_config(sim, pull, pendo={"days_to_sync": 3})
     PullEngine(config, client, store, today=ds.today).sync(config.pull[0])

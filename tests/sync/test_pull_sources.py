@@ -18,16 +18,21 @@ from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility
 
 def test_report_compatibility_on_the_simulated_reports(sim):
     verdicts = {r["name"]: report_compatibility(r) for r in sim.dataset.reports}
+    # a flat rolling 7-day timeSeries (first/count directly under timeSeries)
     assert verdicts["Account usage - last 7 days"] == (True, None, None)
     ok, _, warning = verdicts["Visitor activity - last 30 days"]
     assert ok and warning is None  # 30 days: at the limit, no warning
     assert not verdicts["Account usage - last 200 days"][0]
     assert "fixed" in verdicts["Account usage - December 2025 (fixed)"][1]
+    assert "fixed" in verdicts["Visitor activity - November 2025 (fixed)"][1]
     assert "numeric" in verdicts["Visitor directory"][1]
+    unknown = verdicts["Account health - custom range"][1]
+    assert "could not be determined" in unknown and "fixed" not in unknown
+    assert "definition.timeSeries.period" in unknown  # the keys that were seen
 
 
 def test_report_warning_above_30_days_and_numeric_columns_only(sim):
-    report = dict(sim.dataset.find("reports", "Account usage - last 30 days"))
+    report = dict(sim.dataset.find("reports", "Account usage - last 7 days"))
     report["definition"] = {"timeSeries": {"primaryTimeSeries": {"first": "now()", "count": -45}}}
     ok, reason, warning = report_compatibility(report)
     assert ok and reason is None and "45 days" in warning

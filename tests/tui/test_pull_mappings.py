@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, OptionList, Select, TextArea
+from textual.widgets import DataTable, Input, OptionList, Select, TextArea
 
 from pendo_tui.tui.app import PendoTuiApp
 from pendo_tui.tui.widgets.mapping_progress import MappingProgress
@@ -18,8 +18,11 @@ pytestmark = pytest.mark.anyio
 
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
+    # the pane settles first: its table is rebuilt when shown, which can shift the buttons
     assert await wait_for(pilot, lambda: app.panes_ready and app.query_one("#pull").display)
-    await pilot.pause(0.1)  # laid out before the click (the panes mount after the first paint)
+    table = app.query_one("#pull-table", DataTable)
+    assert await wait_for(pilot, lambda: table.row_count == len(app.state.config.pull))
+    await pilot.pause(0.2)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
     await pilot.pause(0.1)  # composed before its fields are set
@@ -46,7 +49,7 @@ async def _pick_first(app: PendoTuiApp, pilot, filter_text: str) -> list[str]:  
 
 async def _save(app: PendoTuiApp, pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("ctrl+s")
-    assert await wait_for(pilot, lambda: not isinstance(app.screen, PullEditor), 3)
+    assert await wait_for(pilot, lambda: not isinstance(app.screen, PullEditor), 15)
 
 
 @pytest.mark.parametrize(("kind", "filter_text"), [("page", "Dash"), ("feature", "Export")])
@@ -78,16 +81,24 @@ async def test_add_page_or_feature_with_picker(
 
 
 async def test_add_report_offers_only_compatible_reports(demo_app: PendoTuiApp, sim) -> None:  # type: ignore[no-untyped-def]
-    from pendo_tui.sync.pull.reports import report_compatibility
+    from pendo_tui.sync.pull.reports import ColumnEvidence, report_compatibility
 
-    compatible = {r["name"] for r in sim.dataset.reports if report_compatibility(r)[0]}
-    incompatible = {r["name"] for r in sim.dataset.reports} - compatible
+    ds = sim.dataset
+    verdicts = {
+        r["name"]: report_compatibility(r, ColumnEvidence.of(ds.report_rows(r["id"])))
+        for r in ds.reports
+    }
+    compatible = {name for name, v in verdicts.items() if v[0]}
+    incompatible = set(verdicts) - compatible
     assert compatible and incompatible  # the dataset exercises both
+    # columns only in the rows, window only in the pipeline: offered, with a warning
+    assert "Account usage - last 90 days" in compatible
     async with demo_app.run_test(size=SIZE) as pilot:
         editor = await _open_editor(demo_app, pilot, "report")
         shown = await _pick_first(demo_app, pilot, "")
         names = {s.split("  ")[0] for s in shown}
         assert names == compatible
+        assert any("last 90 days" in s and "⚠ covers 90 days" in s for s in shown)
         assert editor.query_one("#pe-columns", Input).value  # numeric columns prefilled
         editor.query_one("#pe-name", Input).value = "report mapping"
         await _save(demo_app, pilot)
@@ -143,3 +154,59 @@ async def test_add_pes_and_model_errors_show_in_editor(demo_app: PendoTuiApp) ->
             editor.query_one("#pe-errors").render()
         )
         assert "unique" in shown
+
+
+async def _refused(app: PendoTuiApp, pilot, editor: PullEditor, fragment: str) -> str:  # type: ignore[no-untyped-def]
+    """Press save; the editor stays open and shows ``fragment`` (bounded wait)."""
+    errors = editor.query_one("#pe-errors")
+    errors.update("")
+    await pilot.press("ctrl+s")
+    assert await wait_for(pilot, lambda: fragment in str(errors.render()), 15)
+    assert isinstance(app.screen, PullEditor)
+    return str(errors.render())
+
+
+async def test_report_columns_checked_against_pendo_at_save(demo_app: PendoTuiApp, sim) -> None:  # type: ignore[no-untyped-def]
+    """Before: `foo, =bar, x=` saved and failed at run time; now each problem is named."""
+    report = sim.dataset.find("reports", "Account usage - last 7 days")
+    async with demo_app.run_test(size=SIZE) as pilot:
+        before = len(demo_app.state.config.pull)
+        editor = await _open_editor(demo_app, pilot, "report")
+        editor.query_one("#pe-name", Input).value = "weekly"
+        editor.query_one("#pe-id", Input).value = report["id"]
+        columns = editor.query_one("#pe-columns", Input)
+        columns.value = "foo, =bar, x="
+        text = await _refused(demo_app, pilot, editor, "missing")
+        assert "'=bar'" in text
+        columns.value = "foo = Foo"
+        await _refused(demo_app, pilot, editor, "'foo' is not a column")
+        columns.value = "account_agent_name = Name"
+        await _refused(demo_app, pilot, editor, "not numeric")
+        editor.query_one("#pe-id", Input).value = sim.dataset.find(
+            "reports", "Account health - custom range"
+        )["id"]
+        columns.value = "numEvents = Events"
+        await _refused(demo_app, pilot, editor, "could not be determined")
+        assert len(demo_app.state.config.pull) == before  # nothing saved so far
+        editor.query_one("#pe-id", Input).value = report["id"]
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PullEditor), 15)
+        m = demo_app.state.config.pull[-1]
+        assert (m.name, m.kind, m.columns) == ("weekly", "report", {"numEvents": "Events"})
+
+
+async def test_pes_app_must_be_an_app_of_the_subscription(demo_app: PendoTuiApp, sim) -> None:  # type: ignore[no-untyped-def]
+    from pendo_tui.sim.keys import MOBILE_APP_ID
+
+    apps = {str(o["appId"]) for o in sim.dataset.pages + sim.dataset.features}
+    assert str(MOBILE_APP_ID) in apps and "42" not in apps
+    async with demo_app.run_test(size=SIZE) as pilot:
+        editor = await _open_editor(demo_app, pilot, "pes")
+        editor.query_one("#pe-name", Input).value = "mobile pes"
+        editor.query_one("#pe-app", Input).value = "42"
+        await _refused(demo_app, pilot, editor, "not an app id")
+        editor.query_one("#pe-app", Input).value = str(MOBILE_APP_ID)
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: not isinstance(demo_app.screen, PullEditor), 15)
+        m = demo_app.state.config.pull[-1]
+        assert (m.name, m.kind, m.app) == ("mobile pes", "pes", str(MOBILE_APP_ID))

@@ -26,6 +26,7 @@ from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
 from pendo_tui.sim.server import Simulator
 from pendo_tui.tui.app import PendoTuiApp
 from pendo_tui.tui.panes import PANES
+from pendo_tui.tui.widgets.save_as import example_config_path
 
 from .helpers import wait_for
 
@@ -191,6 +192,13 @@ async def _save_as(pilot: Pilot) -> None:
     await pilot.press("ctrl+s")
     assert await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "SaveAsModal")
     pilot.app.screen.query_one("#save-as-path", Input).value = "/home/me/pendo-tui.toml"
+    # the example's path is this checkout's: pinned, so the picture is the same in any clone
+    body = pilot.app.screen.query_one("#save-as-body", Static)
+    example = example_config_path()
+    if example is not None:
+        text = str(body.content)
+        assert str(example) in text
+        body.update(text.replace(str(example), "/src/pendo-tui/config.example.toml"))
     await _freeze(pilot)
 
 

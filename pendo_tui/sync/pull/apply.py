@@ -4,12 +4,12 @@ names, activities and metrics, last-seen dates and the cursor (``pull_state``)."
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, select, update
 
 from pendo_tui.config.model import Config
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.pull import stage as st
 from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
@@ -21,7 +21,11 @@ class Applier:
     """Applies finished jobs; ``apply`` is one transaction (all of its jobs or none)."""
 
     def __init__(
-        self, config: Config, store: Any, index: IdentityIndex, progress: ProgressCallback | None
+        self,
+        config: Config,
+        store: StoreApi,
+        index: IdentityIndex,
+        progress: ProgressCallback | None,
     ) -> None:
         self.config = config
         self.store = store
@@ -144,7 +148,7 @@ def _day_ts(day: date | str) -> datetime:
 
 
 def read_state(
-    store: Any, name: str, conn: Connection | None = None
+    store: StoreApi, name: str, conn: Connection | None = None
 ) -> tuple[date | None, str | None]:
     """A mapping's cursor and fingerprint (None, None before its first sync)."""
     t = schema.pull_state

@@ -1,4 +1,6 @@
-"""Where companies come from (spec §2): Pendo accounts (default), a SQL query or a CSV.
+"""Where companies come from: Pendo accounts (default), a SQL query or a CSV.
+
+The identity rules that use them: docs/pendo-api.md#identity-rules.
 
 Companies gate auto-creation of end users (a visitor's company must exist), so the pull
 engine refreshes them once per run before any mapping. Rows are upserted, never deleted:
@@ -18,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pendo_tui.config.model import Config
 from pendo_tui.errors import ConfigError
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.pull.identity import field_value
 
 NAME_FIELDS = ("agent.name", "agent.companyname", "custom.name", "auto.name", "salesforce.name")
@@ -35,7 +38,7 @@ def account_name(record: dict[str, Any]) -> str | None:
     return None
 
 
-def pendo_companies(config: Config, client: Any) -> Iterator[dict[str, Any]]:
+def pendo_companies(config: Config, client: PendoApi) -> Iterator[dict[str, Any]]:
     id_field = config.identity.company_external_id
     for rec in client.aggregate([{"source": {"accounts": None}}], name="pendo-tui-companies"):
         ext = field_value(rec, id_field) if id_field != "accountId" else rec.get("accountId")
@@ -87,7 +90,7 @@ def csv_companies(path: str) -> Iterator[dict[str, Any]]:
         yield from _from_rows(csv.DictReader(f), "csv", str(p))
 
 
-def company_rows(config: Config, client: Any) -> Iterator[dict[str, Any]]:
+def company_rows(config: Config, client: PendoApi) -> Iterator[dict[str, Any]]:
     c = config.companies
     if c.source == "sql":
         return sql_companies(c.url or "", c.query or "")
@@ -96,7 +99,7 @@ def company_rows(config: Config, client: Any) -> Iterator[dict[str, Any]]:
     return pendo_companies(config, client)
 
 
-def refresh_companies(config: Config, client: Any, store: Any) -> int:
+def refresh_companies(config: Config, client: PendoApi, store: StoreApi) -> int:
     """Upsert every company of the configured source; returns how many were read.
 
     Names are refreshed from the source; last_seen/last_active belong to the pull engine.

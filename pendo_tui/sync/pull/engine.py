@@ -1,4 +1,4 @@
-"""The pull engine: Pendo usage into the store.
+"""The pull engine: Pendo usage into the store (docs/pull.md).
 
 One batch = one or more mappings planned together (``plan.py``: coalesced calls), their
 calls run with bounded concurrency (``scan.py``) and staged into connection-local tables
@@ -33,12 +33,13 @@ from pendo_tui.pendo.pipelines import (
     validate_pipeline,
 )
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.pull import notices
 from pendo_tui.sync.pull import stage as st
 from pendo_tui.sync.pull.apply import Applier, read_state
 from pendo_tui.sync.pull.companies import company_rows, refresh_companies
-from pendo_tui.sync.pull.fingerprint import mapping_fingerprint
+from pendo_tui.sync.pull.fingerprint import stale_mappings
 from pendo_tui.sync.pull.identity import (
     CREATED,
     MATCHED_EMAIL,
@@ -85,8 +86,8 @@ class PullEngine:
     def __init__(
         self,
         config: Config,
-        client: Any,
-        store: Any,
+        client: PendoApi,
+        store: StoreApi,
         progress: ProgressCallback | None = None,
         today: date | None = None,
         max_call_days: int = MAX_CALL_DAYS,
@@ -187,12 +188,9 @@ class PullEngine:
 
     def check_fingerprints(self, mappings: Iterable[PullMapping]) -> list[str]:
         """Names of mappings whose stored fingerprint no longer matches the config."""
-        changed = []
-        for m in mappings:
-            _, stored = read_state(self.store, m.name)
-            if stored and stored != mapping_fingerprint(self.config, m):
-                changed.append(m.name)
-        return changed
+        mappings = list(mappings)
+        stored = {m.name: read_state(self.store, m.name)[1] for m in mappings}
+        return stale_mappings(self.config, mappings, stored)
 
     def preview_identity(
         self, sample: int | None = None, mapping: PullMapping | None = None
@@ -286,7 +284,10 @@ class PullEngine:
                 )
                 runner.run(plan.scans)
                 for source in plan.sources:
-                    source.finish()
+                    try:  # a source may refuse after reading its rows (report columns)
+                        source.finish()
+                    except PendoTuiError as exc:
+                        failed(source.job, exc)
                 ctx.flush()
                 for job in jobs:
                     _count_skips(job)

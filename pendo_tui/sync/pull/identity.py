@@ -1,10 +1,12 @@
-"""Identity rules (docs/pull.md): which local end user a Pendo visitor is, or why it is skipped.
+"""Identity rules: which local end user a Pendo visitor is, or why it is skipped.
+
+The rules in prose: docs/pendo-api.md#identity-rules; where usage lands: docs/pull.md.
 
 Pure logic over an in-memory index of the store's end users and companies, loaded once
 per run (bounded by the size of those tables) so matching costs a dict lookup, not a
 query per row. The engine writes what the decisions say; nothing here touches the store.
 
-Rules (the CS tool's guide, seeds/003):
+Rules:
 1. Email is used to match or create only when it is mapped, the visitor's company id is
    populated, that company exists, and auto-create is on for the mapping.
 2. Matching tries email first (when usable and the visitor has one), then external id.

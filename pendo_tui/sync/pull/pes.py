@@ -1,4 +1,4 @@
-"""Product Engagement Score per company, computed from event data (pendo-api.md §8).
+"""Product Engagement Score per company, computed from event data (docs/pes.md).
 
 Pendo publishes no PES endpoint, only the definition: PES = (Adoption + Stickiness +
 Growth) / 3, each component 0–100. Pendo's exact normalisation is unpublished, so the

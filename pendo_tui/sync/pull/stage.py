@@ -3,7 +3,7 @@
 Every mapping's rows go first into connection-local temporary tables, in batches, so
 memory stays flat however many rows Pendo returns. Only after every fetch of a batch of
 mappings succeeded are they applied to ``activities``/``metrics`` in ONE transaction —
-a failure at any point leaves the previous data untouched (spec §5, Re-sync all), and a
+a failure at any point leaves the previous data untouched (Re-sync all, docs/pull.md), and a
 re-read of the same days never duplicates (upsert on natural keys).
 """
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from pendo_tui.config.model import Config
 from pendo_tui.pendo.pipelines import visitors_pipeline
+from pendo_tui.sync.ports import PendoApi
 
 
-def read_visitors(config: Config, client: Any) -> dict[str, dict[str, Any]]:
+def read_visitors(config: Config, client: PendoApi) -> dict[str, dict[str, Any]]:
     """visitorId → the metadata paths identity and PES read (memory is per visitor)."""
     paths = metadata_paths(config)
     out: dict[str, dict[str, Any]] = {}

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from pendo_tui.config.model import PushSync
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.push.keys import InvalidKey, canonical_key
 from pendo_tui.sync.push.result import PushResult
@@ -83,23 +84,16 @@ class CallCounter:
         return self._n
 
 
-def client_retries(client: Any) -> int:
-    """The client's retry counter, whatever shape ``stats`` has (object or mapping)."""
-    stats = getattr(client, "stats", None)
-    if stats is None:
-        return 0
-    value = stats.get("retries", 0) if isinstance(stats, dict) else getattr(stats, "retries", 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+def client_retries(client: PendoApi) -> int:
+    """The client's retry counter so far."""
+    return client.stats.retries
 
 
 @dataclass
 class PushContext:
     sync: PushSync
-    client: Any
-    store: Any
+    client: PendoApi
+    store: StoreApi
     state: PushState
     result: PushResult
     progress: ProgressCallback | None

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pendo_tui.config.model import Config, PushSync
 from pendo_tui.errors import PendoTuiError, SecretError
 from pendo_tui.pendo.errors import TRACK_HINT, WRITE_HINT, AuthError, PendoError, ReadOnlyKeyError
+from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback
 from pendo_tui.sync.push.checks import check_property_names
 from pendo_tui.sync.push.common import PushContext, client_retries
@@ -46,8 +47,8 @@ class PushEngine:
     def __init__(
         self,
         config: Config,
-        client: Any,
-        store: Any,
+        client: PendoApi,
+        store: StoreApi,
         progress: ProgressCallback | None = None,
         run_id: int | None = None,
         *,
@@ -67,7 +68,7 @@ class PushEngine:
         if sync.name in self._checked:
             return
         if sync.kind == "events":
-            if not _track_secret_set(self.client):
+            if not self.client.has_track_secret:
                 raise SecretError(
                     f"push sync {sync.name!r} sends track events but no track event shared "
                     "secret is set",
@@ -75,12 +76,12 @@ class PushEngine:
                 )
         else:
             info = self.client.verify()
-            if not getattr(info, "valid", True):
+            if not info.valid:
                 raise AuthError(
                     f"Pendo did not accept the integration key (push sync {sync.name!r})",
                     "Check the key and [pendo] domain.",
                 )
-            if not getattr(info, "write_access", False):
+            if info.write_access is False:  # None: Pendo did not say; its own 403 decides
                 raise ReadOnlyKeyError(
                     f"push sync {sync.name!r} writes {sync.kind} metadata but the integration "
                     "key is read-only",
@@ -89,7 +90,7 @@ class PushEngine:
         self._checked.add(sync.name)
 
     def _context(self, sync: PushSync, *, dry_run: bool) -> tuple[PushContext, ModelReader]:
-        reader = ModelReader(sync.model, sync.name, getattr(self.store, "engine", None))
+        reader = ModelReader(sync.model, sync.name, self.store.engine)
         if sync.kind == "events":
             required = EventBuilder(sync).required_columns()
             check_property_names(sync)
@@ -105,8 +106,7 @@ class PushEngine:
             progress=self.progress,
             run_id=self.run_id,
             dry_run=dry_run,
-            # A sync-level setting wins once the config model grows one.
-            in_flight_policy=getattr(sync, "in_flight", None) or self.in_flight,
+            in_flight_policy=self.in_flight,
         )
         if sync.skip_checks:
             ctx.result.warn(
@@ -224,14 +224,3 @@ def _vanished(known: dict[str, Any], seen: set[str] | None) -> list[str]:
     if seen is None:
         return []
     return [k for k, st in known.items() if st.status == DELIVERED and k not in seen]
-
-
-def _track_secret_set(client: Any) -> bool:
-    # PendoClient keeps the secret private; ``_has_track`` is its read-only flag.
-    for attr in ("has_track_secret", "track_secret", "_has_track"):
-        value = getattr(client, attr, None)
-        if callable(value):
-            value = value()
-        if value is not None:
-            return bool(value)
-    return True  # a client that cannot tell: its track() raises SecretError itself

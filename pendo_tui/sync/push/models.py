@@ -196,6 +196,26 @@ class ModelReader:
             return self._check_csv(primary_key, required)
         return self._check_sql(primary_key, required)
 
+    def columns(self, required: list[str] | None = None) -> list[str]:
+        """The model's columns without reading its rows — SQL: the query runs with a false
+        WHERE (proves the connection and the query); CSV: the header. With ``required``,
+        raises ModelError naming the missing ones (the ``--check`` preflight)."""
+        if self.source.csv:
+            with self._csv_records() as (header, _):
+                cols = list(header)
+        else:
+            query = (self.source.query or "").strip().rstrip(";")
+            with self._engine() as engine:
+                try:
+                    with engine.connect() as conn:
+                        probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
+                        cols = list(conn.execute(probe).keys())
+                except SQLAlchemyError as exc:
+                    raise self._query_error(exc) from None
+        if required:
+            self._require(cols, required)
+        return cols
+
     def _require(self, columns: list[str], required: list[str]) -> None:
         missing = [c for c in dict.fromkeys(required) if c not in columns]
         if missing:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, select
 
 from pendo_tui.store import schema
+from pendo_tui.sync.ports import StoreApi
 from pendo_tui.sync.push.keys import state_key
 
 IN_FLIGHT = "in_flight"
@@ -58,7 +59,7 @@ def value_hash(values: Any) -> str:
 class PushState:
     """Reads and writes one sync's rows of ``push_state`` / ``push_rejects``."""
 
-    def __init__(self, store: Any, sync: str, run_id: int | None) -> None:
+    def __init__(self, store: StoreApi, sync: str, run_id: int | None) -> None:
         self.store = store
         self.sync = sync
         self.run_id = run_id
@@ -118,7 +119,7 @@ class PushState:
             }
             for u in updates
         ]
-        if getattr(self.store, "dialect", None) == "sqlite":
+        if self.store.dialect == "sqlite":
             for i in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
                 _sqlite_upsert_one_statement(conn, rows[i : i + SQLITE_ROWS_PER_STATEMENT])
             return

@@ -1,4 +1,4 @@
-"""Apps: app id → metric prefix; the two default rows cannot be removed (spec §3)."""
+"""Apps: app id → metric prefix; the two default rows cannot be removed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
 from pendo_tui.config.model import DEFAULT_APP_ID, UNKNOWN_APP_ID
-from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.picker import PickerModal
 
@@ -106,7 +105,7 @@ class AppsPane(Pane):
         self.app.push_screen(
             PickerModal(
                 "App ids seen in Pendo's pages and features",
-                lambda: services.load_catalog(self.state, "app"),
+                lambda: self.engine.catalog("app"),
             ),
             self._picked,
         )

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 from pendo_tui.tui.state import AppState
 
 if TYPE_CHECKING:
+    from pendo_tui.sync.session import EngineSession
     from pendo_tui.tui.app import PendoTuiApp
 
 
@@ -35,6 +36,12 @@ class Pane(VerticalScroll):
     @property
     def state(self) -> AppState:
         return self.tui.state
+
+    @property
+    def engine(self) -> EngineSession:
+        """The app's engine session, following the settings on screen (blocking calls:
+        use it from thread workers, inside ``self.tui.guard()``)."""
+        return self.tui.engine()
 
     def refresh_view(self) -> None:
         """Called when the pane becomes visible; override to reload."""

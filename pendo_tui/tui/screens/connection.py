@@ -1,4 +1,4 @@
-"""Connection: integration key, track secret, region or URL, profile, Check (spec §1)."""
+"""Connection: integration key, track secret, region or URL, profile, Check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Debugger: every HTTP call, live and for past runs; detail, filter, HAR, curl (spec §7).
+"""Debugger: every HTTP call, live and for past runs; detail, filter, HAR, curl.
 
 Throughput: the RequestLog calls ``app.incoming.append`` on the engine's thread: a bounded
 deque, nothing else. A 10 Hz timer here drains it into the table. No per-record hop to the event
@@ -12,7 +12,6 @@ import json
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from rich.text import Text
@@ -22,7 +21,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.sync.session import RequestRecord, to_curl, to_har
 from pendo_tui.tui.panes import INCOMING_MAX
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.request_detail import RequestDetail
@@ -56,16 +56,12 @@ def human_size(n: int | None) -> str:
     return f"{n:.1f} GB"
 
 
-def record_from_row(row: dict[str, Any]) -> Any:
+def record_from_row(row: dict[str, Any]) -> RequestRecord:
     """A stored ``requests`` row → a RequestRecord (for detail, HAR and curl)."""
     data = dict(row)
     for name in ("request_headers", "response_headers"):
         if isinstance(data.get(name), str):
             data[name] = json.loads(data[name])
-    try:
-        from pendo_tui.pendo.requestlog import RequestRecord
-    except ImportError:
-        return SimpleNamespace(**data)
     for name in ("request_body", "response_body"):
         data[name] = data.get(name) or ""
     for name in ("duration_ms", "request_size", "response_size"):
@@ -186,11 +182,12 @@ class DebuggerPane(Pane):
     # -- past runs -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="dbg-runs")
     def _load_runs(self) -> None:
-        try:
-            runs = services.run_history(self.state.config, 50)
-        except Exception:
-            return
-        self.app.call_from_thread(self._runs_loaded, runs)
+        with self.tui.guard():
+            try:
+                runs = self.engine.run_history(50)
+            except PendoTuiError:  # the live view still works; the Run pane says why
+                return
+            self.app.call_from_thread(self._runs_loaded, runs)
 
     def _runs_loaded(self, runs: list[dict[str, Any]]) -> None:
         select = self.query_one("#dbg-source", Select)
@@ -212,13 +209,14 @@ class DebuggerPane(Pane):
 
     @work(thread=True, exclusive=True, group="dbg-past")
     def _load_past(self, run_id: int) -> None:
-        try:
-            rows = services.run_requests(self.state.config, run_id, SHOWN_MAX)
+        with self.tui.guard():
+            try:
+                rows = self.engine.run_requests(run_id, SHOWN_MAX)
+            except PendoTuiError as exc:
+                self.app.call_from_thread(self.tui.show_error, exc)
+                return
             records = [record_from_row(r) for r in rows]
-        except Exception as exc:
-            self.app.call_from_thread(self.tui.show_error, exc)
-            return
-        self.app.call_from_thread(self._past_loaded, records)
+            self.app.call_from_thread(self._past_loaded, records)
 
     def _past_loaded(self, records: list[Any]) -> None:
         self._past = records
@@ -247,8 +245,6 @@ class DebuggerPane(Pane):
 
     @on(Button.Pressed, "#dbg-har")
     def action_export_har(self) -> None:
-        from pendo_tui.pendo.requestlog import to_har
-
         records = list(self._shown.values())
         if not records:
             self.notify("No calls to export", severity="warning")
@@ -258,8 +254,13 @@ class DebuggerPane(Pane):
         path = Path(self.tui.export_dir) / name
         try:
             path.write_text(json.dumps(to_har(records), indent=1), encoding="utf-8")
-        except Exception as exc:  # disk full, bad record: a notification, not a traceback
-            self.tui.show_error(exc)
+        except OSError as exc:  # disk full, no permission: a notification, not a traceback
+            self.notify(
+                f"Could not write {path}: {exc.strerror or exc}",
+                title="HAR not saved",
+                severity="error",
+                markup=False,
+            )
             return
         self.notify(f"Exported {len(records)} calls to {path}", title="HAR saved", markup=False)
         self.last_export = path
@@ -270,7 +271,5 @@ class DebuggerPane(Pane):
             self._rebuild()
 
 
-def _curl(record: Any) -> str:
-    from pendo_tui.pendo.requestlog import to_curl
-
+def _curl(record: RequestRecord) -> str:
     return to_curl(record)

@@ -1,4 +1,7 @@
-"""Identity mapping: which Pendo field feeds each local identity (spec §2)."""
+"""Identity mapping: which Pendo field feeds each local identity.
+
+The rules: docs/pendo-api.md#identity-rules.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 
@@ -86,12 +89,13 @@ class IdentityPane(Pane):
 
     @work(thread=True, exclusive=True, group="identity")
     def _load(self) -> None:
-        try:
-            fields = services.metadata_fields(self.state)
-        except Exception as exc:  # shown in place, the inputs still work without it
-            self.app.call_from_thread(self._loaded, [], str(exc).splitlines()[0])
-            return
-        self.app.call_from_thread(self._loaded, fields, "")
+        with self.tui.guard():
+            try:
+                fields = self.engine.metadata_fields()
+            except PendoTuiError as exc:  # shown in place, the inputs still work without it
+                self.app.call_from_thread(self._loaded, [], str(exc).splitlines()[0])
+                return
+            self.app.call_from_thread(self._loaded, fields, "")
 
     def _loaded(self, fields: list[str], error: str) -> None:
         status = self.query_one("#id-suggest-status", Static)
@@ -115,15 +119,16 @@ class IdentityPane(Pane):
 
     @work(thread=True, exclusive=True, group="identity-preview")
     def _preview(self) -> None:
-        try:
-            result = services.identity_preview(self.state)
-        except Exception as exc:  # shown in place: the settings can still be edited
-            self.app.call_from_thread(
-                self.query_one("#id-preview-result", Static).update,
-                f"[red]preview failed: {escape(str(exc))}[/]",
-            )
-            return
-        self.app.call_from_thread(self._previewed, result)
+        with self.tui.guard():
+            try:
+                result = self.engine.identity_preview()
+            except PendoTuiError as exc:  # shown in place: the settings can still be edited
+                self.app.call_from_thread(
+                    self.query_one("#id-preview-result", Static).update,
+                    f"[red]preview failed: {escape(str(exc))}[/]",
+                )
+                return
+            self.app.call_from_thread(self._previewed, result)
 
     def _previewed(self, r: dict[str, object]) -> None:
         skipped = r.get("skipped") or {}

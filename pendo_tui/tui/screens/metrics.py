@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Select, Static
 from textual_plotext import PlotextPlot
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 
 SEP = "\x1f"  # joins metric and object type in one Select value
@@ -39,12 +39,13 @@ class MetricsPane(Pane):
 
     @work(thread=True, exclusive=True, group="m-metrics")
     def _load_metrics(self) -> None:
-        try:
-            names = services.metric_names(self.state.config)
-        except Exception as exc:
-            self.app.call_from_thread(self._status, f"store not readable: {exc}")
-            return
-        self.app.call_from_thread(self._metrics_loaded, names)
+        with self.tui.guard():
+            try:
+                names = self.engine.metric_names()
+            except PendoTuiError as exc:
+                self.app.call_from_thread(self._status, f"store not readable: {exc}")
+                return
+            self.app.call_from_thread(self._metrics_loaded, names)
 
     def _status(self, text: str) -> None:
         self.query_one("#m-status", Static).update(Text(text))
@@ -72,12 +73,13 @@ class MetricsPane(Pane):
 
     @work(thread=True, exclusive=True, group="m-objects")
     def _load_objects(self, metric: str, object_type: str) -> None:
-        try:
-            objects = services.metric_objects(self.state.config, metric, object_type)
-        except Exception as exc:  # store gone or locked: say so in place
-            self.app.call_from_thread(self._status, f"store not readable: {exc}")
-            return
-        self.app.call_from_thread(self._objects_loaded, objects)
+        with self.tui.guard():
+            try:
+                objects = self.engine.metric_objects(metric, object_type)
+            except PendoTuiError as exc:  # store gone or unreachable: say so in place
+                self.app.call_from_thread(self._status, f"store not readable: {exc}")
+                return
+            self.app.call_from_thread(self._objects_loaded, objects)
 
     def _objects_loaded(self, objects: list[str]) -> None:
         select = self.query_one("#m-object", Select)
@@ -94,12 +96,13 @@ class MetricsPane(Pane):
 
     @work(thread=True, exclusive=True, group="m-series")
     def _load_series(self, metric: str, object_type: str, object_id: str) -> None:
-        try:
-            series = services.metric_series(self.state.config, metric, object_type, object_id)
-        except Exception as exc:
-            self.app.call_from_thread(self._status, f"store not readable: {exc}")
-            return
-        self.app.call_from_thread(self._show_series, metric, object_id, series)
+        with self.tui.guard():
+            try:
+                series = self.engine.metric_series(metric, object_type, object_id)
+            except PendoTuiError as exc:
+                self.app.call_from_thread(self._status, f"store not readable: {exc}")
+                return
+            self.app.call_from_thread(self._show_series, metric, object_id, series)
 
     def _show_series(self, metric: str, object_id: str, series: list[tuple[date, float]]) -> None:
         chart = self.query_one(PlotextPlot)

@@ -1,4 +1,4 @@
-"""Pull mappings: list with status; add/edit by kind (spec §4)."""
+"""Pull mappings: list with status; add/edit by kind (docs/pull.md)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,25 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
-from pendo_tui.tui import services
+from pendo_tui.config.model import PullMapping
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.pull_editor import PullEditor
 
 
-def _options(m: object) -> str:
-    flags = [f for f in ("multi_app", "passive", "auto_create_users") if getattr(m, f)]
-    if getattr(m, "segment", None):
-        flags.append(f"segment {m.segment}")  # type: ignore[attr-defined]
+def _options(m: PullMapping) -> str:
+    flags = [
+        name
+        for name, on in (
+            ("multi_app", m.multi_app),
+            ("passive", m.passive),
+            ("auto_create_users", m.auto_create_users),
+        )
+        if on
+    ]
+    if m.segment:
+        flags.append(f"segment {m.segment}")
     return ", ".join(flags)
 
 
@@ -56,13 +65,16 @@ class PullPane(Pane):
 
     @work(thread=True, exclusive=True, group="pull-cursors")
     def _load_cursors(self) -> None:
-        try:
-            cursors = services.pull_cursors(self.state.config)
-        except Exception:  # no store yet: statuses just say "never synced"
-            return
-        self.app.call_from_thread(self._cursors_loaded, cursors)
+        with self.tui.guard():
+            try:
+                cursors = self.engine.pull_cursors()  # no store yet: {} ("never synced")
+            except PendoTuiError:  # store unreachable: the Run pane and Metrics say why
+                return
+            self.app.call_from_thread(self._cursors_loaded, cursors)
 
     def _cursors_loaded(self, cursors: dict[str, date | None]) -> None:
+        if cursors == self._cursors:
+            return  # nothing new: no rebuild (it would move the table under the pointer)
         self._cursors = cursors
         self._render_table()
 

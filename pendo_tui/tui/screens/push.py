@@ -1,4 +1,4 @@
-"""Push syncs: list, editor, and a dry-run preview of what would be sent (spec §6)."""
+"""Push syncs: list, editor, and a dry-run preview of what would be sent (docs/push.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
-from pendo_tui.tui import services
+from pendo_tui.config.model import PushSync
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.push_editor import PushEditor
 
@@ -123,16 +124,17 @@ class PushPane(Pane):
         self._plan(self.state.config.push[idx])
 
     @work(thread=True, exclusive=True, group="push-preview")
-    def _plan(self, sync: Any) -> None:
-        try:
-            plan = services.push_preview(self.state, sync, self.tui.request_log)
-        except Exception as exc:  # shown as a notification, never a traceback
-            self.app.call_from_thread(self.tui.show_error, exc)
-            self.app.call_from_thread(
-                self.query_one("#preview-summary", Static).update, "dry run failed"
-            )
-            return
-        self.app.call_from_thread(self._show_plan, sync.name, plan)
+    def _plan(self, sync: PushSync) -> None:
+        with self.tui.guard():
+            try:
+                plan = self.engine.push_preview(sync)
+            except PendoTuiError as exc:  # shown as a notification, never a traceback
+                self.app.call_from_thread(self.tui.show_error, exc)
+                self.app.call_from_thread(
+                    self.query_one("#preview-summary", Static).update, "dry run failed"
+                )
+                return
+            self.app.call_from_thread(self._show_plan, sync.name, plan)
 
     def _show_plan(self, name: str, plan: Any) -> None:
         rows, summary = plan_rows(plan)

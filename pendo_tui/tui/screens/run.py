@@ -1,11 +1,11 @@
-"""Run panel: Sync now / Sync all / Re-sync all, progress per mapping, run history (spec §5, §7)."""
+"""Run panel: Sync now / Sync all / Re-sync all, progress per mapping, run history."""
 
 from __future__ import annotations
 
 import threading
 import zlib
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.text import Text
@@ -15,10 +15,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.mapping_progress import MappingProgress
+
+if TYPE_CHECKING:
+    from pendo_tui.sync.session import ProgressEvent, RunSummary
 
 HISTORY_ROWS = 50
 BANNER = "⚠ Configuration changed — re-sync needed: Re-sync all applies it to old data"
@@ -30,9 +33,8 @@ def _widget_id(name: str) -> str:
     )
 
 
-def summary_dict(summary: Any) -> dict[str, Any]:
-    to_dict = getattr(summary, "to_dict", None)
-    return dict(to_dict()) if callable(to_dict) else {}
+def summary_dict(summary: RunSummary | None) -> dict[str, Any]:
+    return summary.to_dict() if summary is not None else {}
 
 
 def totals_text(totals: Any) -> str:
@@ -43,11 +45,11 @@ def totals_text(totals: Any) -> str:
     )
 
 
-def summary_line(summary: Any) -> tuple[str, bool]:
+def summary_line(summary: RunSummary) -> tuple[str, bool]:
     """(one-line text, ok) for a RunSummary."""
     data = summary_dict(summary)
     status = str(data.get("status", "done"))
-    ok = getattr(summary, "exit_code", 0) == 0 and status == "ok"
+    ok = summary.exit_code == 0 and status == "ok"
     text = f"Run {data.get('run_id') or ''} {status}"
     counts = totals_text(data.get("totals"))
     if counts:
@@ -131,6 +133,7 @@ class RunPane(Pane):
         self._running = False
         self._queued: set[str] = set()
         self.runs_finished = 0  # observable by tests and scripts
+        self._stale: list[str] = []  # mappings the store says need a Re-sync
 
     def on_mount(self) -> None:
         self.query_one("#run-history", DataTable).add_columns(
@@ -168,20 +171,20 @@ class RunPane(Pane):
     @work(thread=True, exclusive=True, group="run-stale")
     def _check_stale(self) -> None:
         """Mappings whose stored data was built with other settings (engine's fingerprints)."""
-        try:
-            stale = services.stale_mappings(self.state.config)
-        except Exception:  # no store yet: nothing can be stale
-            return
-        self.app.call_from_thread(self._show_stale, stale)
+        with self.tui.guard():
+            try:
+                stale = self.engine.stale_mappings()  # no store yet: nothing is stale
+            except PendoTuiError:  # store unreachable: the history below says why
+                return
+            self.app.call_from_thread(self._show_stale, stale)
 
     def _show_stale(self, stale: list[str]) -> None:
         self._stale = stale
         self.update_banner()
 
     def update_banner(self) -> None:
-        stale = getattr(self, "_stale", [])
-        banners = self.query("#resync-banner").results(Static)
-        banner = next(banners, None)
+        stale = self._stale
+        banner = next(self.query("#resync-banner").results(Static), None)
         if banner is None:  # a late worker result while the app shuts down
             return
         if stale:
@@ -200,11 +203,17 @@ class RunPane(Pane):
 
     @work(thread=True, exclusive=True, group="run-history")
     def _load_history(self) -> None:
-        try:
-            rows = services.run_history(self.state.config, HISTORY_ROWS)
-        except Exception:  # no store yet: an empty history is the truth
-            rows = []
-        self.app.call_from_thread(self._show_history, rows)
+        with self.tui.guard():
+            try:
+                rows = self.engine.run_history(HISTORY_ROWS)  # no store yet: empty
+            except PendoTuiError as exc:
+                self.app.call_from_thread(self._history_failed, exc)
+                return
+            self.app.call_from_thread(self._show_history, rows)
+
+    def _history_failed(self, exc: PendoTuiError) -> None:
+        self.query_one("#run-history", DataTable).clear()
+        self.query_one("#run-status", Static).update(Text(f"Store not readable: {exc}"))
 
     def _show_history(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#run-history", DataTable)
@@ -241,15 +250,17 @@ class RunPane(Pane):
 
     @work(thread=True, exclusive=True, group="resync-impact")
     def _resync_impact(self) -> None:
-        try:
-            impact: dict[str, int] | None = services.resync_impact(self.state.config)
-        except Exception:
-            impact = None
-        self.app.call_from_thread(self._confirm_resync, impact)
+        with self.tui.guard():
+            engine = self.engine
+            first = engine.resync_first_day()  # in the subscription's timezone
+            try:
+                impact: dict[str, int] | None = engine.resync_impact()
+            except PendoTuiError:  # the question is still asked, without the counts
+                impact = None
+            self.app.call_from_thread(self._confirm_resync, first, impact)
 
-    def _confirm_resync(self, impact: dict[str, int] | None) -> None:
+    def _confirm_resync(self, first: date, impact: dict[str, int] | None) -> None:
         cfg = self.state.config
-        first = date.today() - timedelta(days=cfg.pendo.days_to_sync)
         names = ", ".join(m.name for m in cfg.pull if m.enabled) or "none"
         body = (
             f"Every mapped metric is rebuilt from {first} ({cfg.pendo.days_to_sync} days).\n"
@@ -292,10 +303,10 @@ class RunPane(Pane):
         self.query_one("#run-status", Static).update(f"{kind.replace('_', ' ')} running…")
         self._run(kind, mappings)
 
-    def _on_progress(self, event: Any) -> None:
+    def _on_progress(self, event: ProgressEvent) -> None:
         """Engine thread → latest event per mapping; the timer renders (bounded, no flood)."""
         with self._lock:
-            self._pending[str(getattr(event, "mapping", "") or "")] = event
+            self._pending[event.mapping] = event
 
     def _drain(self) -> None:
         with self._lock:
@@ -306,26 +317,31 @@ class RunPane(Pane):
         for name, ev in pending.items():
             row = rows.get(name)
             if row:
-                msg = getattr(ev, "message", "") or getattr(ev, "phase", "")
-                row.update_progress(getattr(ev, "done", 0) or 0, getattr(ev, "total", None), msg)
+                row.update_progress(ev.done or 0, ev.total, ev.message or ev.phase)
 
     @work(thread=True, exclusive=True, group="run")
     def _run(self, kind: str, mappings: list[str] | None) -> None:
+        summary: RunSummary | None = None
+        error: PendoTuiError | None = None
         try:
-            summary = services.run_sync(
-                self.state,
-                kind=kind,
-                mappings=mappings,
-                progress=self._on_progress,
-                request_log=self.tui.request_log,
-            )
-        except Exception as exc:  # typed errors → modal/notification; never a traceback
-            self.app.call_from_thread(self._finished, kind, mappings, None, exc)
-            return
-        self.app.call_from_thread(self._finished, kind, mappings, summary, None)
+            with self.tui.guard():
+                try:
+                    summary = self.engine.run(
+                        "resync_all" if kind == "resync_all" else "sync",
+                        mappings,
+                        progress=self._on_progress,
+                    )
+                except PendoTuiError as exc:  # set-up failures: a notification
+                    error = exc
+        finally:  # the pane leaves its running state whatever happened
+            self.app.call_from_thread(self._finished, kind, mappings, summary, error)
 
     def _finished(
-        self, kind: str, mappings: list[str] | None, summary: Any, error: BaseException | None
+        self,
+        kind: str,
+        mappings: list[str] | None,
+        summary: RunSummary | None,
+        error: PendoTuiError | None,
     ) -> None:
         self._running = False
         self.runs_finished += 1
@@ -333,6 +349,8 @@ class RunPane(Pane):
         if error is not None:
             text, ok = str(error).splitlines()[0], False
             self.tui.show_error(error)
+        elif summary is None:  # a bug, already reported by the guard
+            text, ok = "Run stopped by an unexpected error", False
         else:
             text, ok = summary_line(summary)
             self.notify(

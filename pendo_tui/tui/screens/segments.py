@@ -1,4 +1,4 @@
-"""Segments: segment id → name, picked from Pendo or typed (spec §3)."""
+"""Segments: segment id → name, picked from Pendo or typed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
-from pendo_tui.tui import services
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.picker import PickerModal
 
@@ -83,7 +82,7 @@ class SegmentsPane(Pane):
     @on(Button.Pressed, "#seg-pick")
     def action_pick_segment(self) -> None:
         self.app.push_screen(
-            PickerModal("Pendo segments", lambda: services.load_catalog(self.state, "segment")),
+            PickerModal("Pendo segments", lambda: self.engine.catalog("segment")),
             self._picked,
         )
 

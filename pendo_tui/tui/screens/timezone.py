@@ -1,4 +1,4 @@
-"""Timezone and history window (spec §5)."""
+"""Timezone and history window (docs/pendo-api.md#windows-and-timezone-rules)."""
 
 from __future__ import annotations
 

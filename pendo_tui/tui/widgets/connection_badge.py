@@ -1,4 +1,4 @@
-"""The connection status line shown on every screen (spec §1)."""
+"""The connection status line shown on every screen."""
 
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.tui.engine_access import guard
+
 MAX_SHOWN = 500  # bound what the list renders; the filter narrows the rest
 
 
@@ -47,12 +50,13 @@ class PickerModal(ModalScreen[dict[str, Any] | None]):
 
     @work(thread=True, exclusive=True)
     def _load(self) -> None:
-        try:
-            rows = self._loader()
-        except Exception as exc:  # shown in place; the user can cancel or retry
-            self.app.call_from_thread(self._show_status, f"Could not load: {exc}")
-            return
-        self.app.call_from_thread(self._loaded, rows)
+        with guard(self.app):
+            try:
+                rows = self._loader()
+            except PendoTuiError as exc:  # shown in place; the user can cancel or retry
+                self.app.call_from_thread(self._show_status, f"Could not load: {exc}")
+                return
+            self.app.call_from_thread(self._loaded, rows)
 
     def _loaded(self, rows: list[dict[str, Any]]) -> None:
         self._rows = rows

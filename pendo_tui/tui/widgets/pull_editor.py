@@ -1,18 +1,20 @@
-"""Add/edit one pull mapping (spec §4), with live pickers and an aggregation editor."""
+"""Add/edit one pull mapping (docs/pull.md), with live pickers and an aggregation editor."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.sync.session import EngineSession
+from pendo_tui.tui.engine_access import engine
 from pendo_tui.tui.state import AppState
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 from pendo_tui.tui.widgets.picker import PickerModal
@@ -53,6 +55,23 @@ def parse_columns(text: str) -> dict[str, str]:
             continue
         col, _, metric = part.partition("=")
         out[col.strip()] = (metric or col).strip()
+    return out
+
+
+def columns_text_problems(text: str) -> list[str]:
+    """Mistakes in ``col = metric, ...`` text that ``parse_columns`` would read silently."""
+    out = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        col, eq, metric = part.partition("=")
+        if not col.strip():
+            out.append(f"{part.strip()!r}: the column name before '=' is missing")
+        elif eq and not metric.strip():
+            out.append(
+                f"{part.strip()!r}: the metric name after '=' is missing "
+                f"(write just {col.strip()!r} to name the metric after the column)"
+            )
     return out
 
 
@@ -203,7 +222,7 @@ class PullEditor(ModalScreen[bool]):
             return
         kind = self.kind
         self.app.push_screen(
-            PickerModal(f"Pick a {kind}", lambda: services.load_catalog(self.state, kind)),
+            PickerModal(f"Pick a {kind}", lambda: engine(self.app).catalog(kind)),
             self._picked,
         )
 
@@ -225,7 +244,7 @@ class PullEditor(ModalScreen[bool]):
         text = self.query_one("#pe-pipeline", TextArea).text
         obj = str(self.query_one("#pe-object", Select).value)
         columns = list(parse_columns(self.query_one("#pe-columns", Input).value))
-        return services.validate_pipeline(text, obj, columns or None)
+        return EngineSession.validate_pipeline(text, obj, columns or None)
 
     def collect(self) -> dict[str, Any]:
         shown = KIND_FIELDS[self.kind]
@@ -260,13 +279,50 @@ class PullEditor(ModalScreen[bool]):
     @on(Button.Pressed, "#pe-save")
     def action_save_mapping(self) -> None:
         data = self.collect()
+        errors = self.query_one("#pe-errors", Static)
+        if "columns" in KIND_FIELDS[self.kind]:
+            problems = columns_text_problems(self.query_one("#pe-columns", Input).value)
+            if problems:
+                show_errors(self, {f"pull.{self.pos}.columns": "; ".join(problems)})
+                errors.update(Text("Fix the columns first: " + problems[0]))
+                return
         if self.kind == "aggregation":
             problems = self._pipeline_problems()
             if problems:
-                self.query_one("#pe-errors", Static).update(
-                    "Fix the pipeline first: " + problems[0]
-                )
+                errors.update("Fix the pipeline first: " + problems[0])
                 return
+        if self.kind in ("report", "pes"):  # ask Pendo first, off the event loop
+            errors.update(Text("Checking with Pendo…"))
+            self._check_with_pendo(data)
+            return
+        self._propose(data)
+
+    @work(thread=True, exclusive=True, group="pe-check")
+    def _check_with_pendo(self, data: dict[str, Any]) -> None:
+        try:
+            problems = engine(self.app).pull_mapping_problems(data)
+        except PendoTuiError as exc:  # Pendo unreachable: save, and say what was not checked
+            self.app.call_from_thread(self._checked, data, None, str(exc))
+            return
+        self.app.call_from_thread(self._checked, data, problems, None)
+
+    def _checked(
+        self, data: dict[str, Any], problems: dict[str, str] | None, failure: str | None
+    ) -> None:
+        if problems:
+            rest = show_errors(self, {f"pull.{self.pos}.{k}": v for k, v in problems.items()})
+            first = next(iter(problems.values()))
+            self.query_one("#pe-errors", Static).update(Text("\n".join([first, *rest])))
+            return
+        if failure is not None:
+            self.notify(
+                f"Saved without checking it against Pendo ({failure}); --check will.",
+                severity="warning",
+                markup=False,
+            )
+        self._propose(data)
+
+    def _propose(self, data: dict[str, Any]) -> None:
         pull = [m.model_dump(exclude_defaults=True) for m in self.state.config.pull]
         if self.index is None:
             pull.append(data)

@@ -1,9 +1,10 @@
-"""Add/edit one push sync (spec §6): model, destination, field mapping, behaviour."""
+"""Add/edit one push sync (docs/push.md): model, destination, field mapping, behaviour."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
@@ -15,7 +16,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Select, Static, Switch
 
 from pendo_tui.config.model import ModelSource
-from pendo_tui.tui import services
+from pendo_tui.errors import PendoTuiError
+from pendo_tui.tui.engine_access import engine, guard
 from pendo_tui.tui.state import AppState
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
 from pendo_tui.tui.widgets.pull_editor import format_columns, parse_columns
@@ -204,12 +206,13 @@ class PushEditor(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True)
     def _read_columns(self, model: dict[str, Any]) -> None:
-        try:
-            cols = services.model_columns(ModelSource.model_validate(model))
-        except Exception as exc:  # bad URL, query, path: say why, in place
-            self.app.call_from_thread(self._columns_loaded, [], str(exc).splitlines()[0])
-            return
-        self.app.call_from_thread(self._columns_loaded, cols, "")
+        with guard(self.app):
+            try:
+                cols = engine(self.app).model_columns(ModelSource.model_validate(model))
+            except (PendoTuiError, ValidationError) as exc:  # bad URL, query, path: in place
+                self.app.call_from_thread(self._columns_loaded, [], str(exc).splitlines()[0])
+                return
+            self.app.call_from_thread(self._columns_loaded, cols, "")
 
     def _columns_loaded(self, cols: list[str], error: str) -> None:
         label = self.query_one("#ps-columns", Static)

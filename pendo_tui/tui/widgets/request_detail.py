@@ -44,7 +44,7 @@ class RequestDetail(ModalScreen[None]):
         with Vertical(classes="modal-box wide detail"):
             yield Static(
                 escape(f"{r.method} {r.url}") + f"\nstatus {r.status or 'no response'} · "
-                f"{r.duration_ms or 0:.0f} ms · attempt {getattr(r, 'attempt', 1)}"
+                f"{r.duration_ms or 0:.0f} ms · attempt {r.attempt}"
                 + (f"\n[red]{escape(str(r.error))}[/]" if r.error else ""),
                 classes="modal-title",
                 markup=True,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pendo_tui.config.model import Config
+from pendo_tui.sync.ports import PendoApi
 from pendo_tui.sync.pull import stage as st
 from pendo_tui.sync.pull.placer import Placer
 from pendo_tui.sync.pull.scan import Scan
@@ -21,7 +22,7 @@ class BatchContext:
     """What every source of a batch reads or writes through."""
 
     config: Config
-    client: Any
+    client: PendoApi
     placer: Placer
     activity: st.StageWriter
     metric: st.StageWriter

@@ -15,6 +15,7 @@ from typing import Any
 
 from pendo_tui.config.model import DEFAULT_APP_ID, PullMapping
 from pendo_tui.pendo.pipelines import activity_pipeline
+from pendo_tui.sync.ports import PendoApi
 from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS, PesInputs, score
 from pendo_tui.sync.pull.placer import Cache
 from pendo_tui.sync.pull.result import Job
@@ -26,7 +27,7 @@ from pendo_tui.sync.windows import SyncWindow, day_of_ms, day_start_ms
 CORE_KINDS = (("pages", "page"), ("features", "feature"), ("track_types", "trackType"))
 
 
-def core_ids(client: Any, app: str) -> dict[str, set[str]]:
+def core_ids(client: PendoApi, app: str) -> dict[str, set[str]]:
     """Core page / feature / track type ids of one app, by usage kind."""
     out: dict[str, set[str]] = {}
     for fetch, kind in CORE_KINDS:

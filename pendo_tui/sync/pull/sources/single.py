@@ -9,7 +9,14 @@ from typing import Any
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.pipelines import has_time_series, substitute_window, validate_pipeline
 from pendo_tui.sync.pull.placer import Cache
-from pendo_tui.sync.pull.reports import numeric_columns, report_compatibility, report_level
+from pendo_tui.sync.pull.reports import (
+    ColumnEvidence,
+    column_problems,
+    numeric_columns,
+    numeric_value,
+    report_level,
+    window_problem,
+)
 from pendo_tui.sync.pull.result import Job
 from pendo_tui.sync.pull.scan import Rows, Scan
 from pendo_tui.sync.pull.sources import BatchContext, is_number
@@ -25,6 +32,15 @@ def find_report(reports: list[dict[str, Any]], report_id: str) -> dict[str, Any]
         f"report {report_id!r} is not among the subscription's shared reports",
         "Pick a report from the list in the TUI, or check the id (only public/shared "
         "reports are available through the API).",
+    )
+
+
+def report_error(m: Any, report: dict[str, Any], problems: list[str]) -> ConfigError:
+    numeric = numeric_columns(report)
+    return ConfigError(
+        f"pull mapping {m.name!r}: report {report.get('name')!r} {'; '.join(problems)}",
+        "Choose a report with a rolling window of at most 180 days and map only numeric "
+        "columns" + (f" (numeric: {', '.join(numeric)})." if numeric else "."),
     )
 
 
@@ -111,6 +127,8 @@ class ReportSource:
         self.job = job
         self.ctx = ctx
         self.cache: Cache = {}
+        self.report: dict[str, Any] = {}
+        self.evidence = ColumnEvidence()  # what the rows say about each column
 
     def _report(self) -> dict[str, Any]:
         if self.ctx.reports is None:
@@ -119,21 +137,11 @@ class ReportSource:
 
     def scans(self) -> list[Scan]:
         job, m, ctx = self.job, self.job.mapping, self.ctx
-        report = self._report()
-        ok, reason, _ = report_compatibility(report)
-        if not ok:
-            raise ConfigError(
-                f"pull mapping {m.name!r}: report {report.get('name')!r} {reason}",
-                "Choose a report with a rolling window of at most 180 days.",
-            )
-        numeric = set(numeric_columns(report))
-        bad = [c for c in m.columns if c not in numeric]
-        if bad:
-            raise ConfigError(
-                f"pull mapping {m.name!r}: column(s) {', '.join(bad)} of report "
-                f"{report.get('name')!r} are not numeric",
-                f"Numeric columns: {', '.join(sorted(numeric))}.",
-            )
+        report = self.report = self._report()
+        reason, _ = window_problem(report)
+        problems = column_problems(report, m.columns)  # what the definition alone shows
+        if reason or problems:
+            raise report_error(m, report, [reason] if reason else problems)
         account = report_level(report) == "account"
         day = job.window.last_day  # the day this sync covers: yesterday
         job.narrow_to(SyncWindow(day, day))
@@ -144,9 +152,14 @@ class ReportSource:
         def consume(rows: Rows, w: SyncWindow) -> None:
             for row in rows:
                 job.result.rows_fetched += 1
+                self.evidence.observe(row)
                 self._row(row, account, w)
 
-        return [Scan(f"report {m.name}", job.window, open_, consume, _discarder(ctx, job), [job])]
+        def discard(w: SyncWindow) -> None:  # a re-read starts the evidence afresh
+            self.evidence = ColumnEvidence()
+            _discarder(ctx, job)(w)
+
+        return [Scan(f"report {m.name}", job.window, open_, consume, discard, [job])]
 
     def _row(self, row: dict[str, Any], account: bool, w: SyncWindow) -> None:
         m = self.job.mapping
@@ -155,8 +168,8 @@ class ReportSource:
             return
         object_type, object_id = placed
         for column, metric in m.columns.items():
-            value = row.get(column)
-            if is_number(value):
+            value = numeric_value(row.get(column))  # numbers sent as text are numbers
+            if value is not None:
                 self.ctx.metric.add(
                     {
                         "mapping": m.name,
@@ -165,9 +178,16 @@ class ReportSource:
                         "object_id": object_id,
                         "day": w.first_day,
                         "app_id": "",
-                        "value": float(value),
+                        "value": value,
                     }
                 )
 
     def finish(self) -> None:
-        return None
+        """After the rows: a mapped column missing from them or holding text fails the
+        mapping; what it staged is dropped, so nothing is applied and the cursor stays."""
+        if self.job.error is not None or not self.report:
+            return
+        problems = column_problems(self.report, self.job.mapping.columns, self.evidence)
+        if problems:
+            _discarder(self.ctx, self.job)(self.job.window)
+            raise report_error(self.job.mapping, self.report, problems)
