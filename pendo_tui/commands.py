@@ -146,6 +146,8 @@ def _print_summary(s: RunSummary) -> None:
         )
     for item in s.items:
         _print_item(item)
+    if s.plan:
+        _print_plan(s.plan)
     if s.identity_preview:
         _print_identity_preview(s.identity_preview)
     for problem in s.alerts:
@@ -170,11 +172,22 @@ def _print_item(item: dict[str, Any]) -> None:
     print(f"  {item['type']:<4} {item['name']}: {item['status']}  {counts}".rstrip())
     if isinstance(item.get("writes"), str):  # a dry run's plan: the window and what it writes
         window = f"{item['first_day']} to {item['last_day']}: " if item.get("first_day") else ""
-        print(f"       {window}{item['writes']}")
+        shared = item.get("shared_with")
+        shared = f" (calls shared with {', '.join(shared)})" if shared else ""
+        print(f"       {window}{item['writes']}{shared}")
     for line in detail_lines(item):
         print(f"       {line}")
     if item.get("error"):
         print(f"       error: {item['error']}")
+
+
+def _print_plan(p: dict[str, Any]) -> None:
+    """A dry run's pull plan in one line: every call once, however many mappings share it."""
+    print(
+        f"  plan: {p['calls']} calls to Pendo for {p['mappings']} pull mappings — "
+        f"{p['aggregations']} aggregations ({p['setup']} set-up reads), "
+        f"{p['calls'] - p['aggregations']} report results; more if calls are split"
+    )
 
 
 def detail_lines(item: dict[str, Any]) -> list[str]:

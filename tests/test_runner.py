@@ -197,3 +197,48 @@ def test_warnings_reach_the_json_summary_exit_code_unchanged(
     planned = run(cfg, SECRETS, kind="resync_all", dry_run=True).to_dict()  # cursor is current
     assert any("would be skipped" in w for w in planned["items"][0]["warnings"])
     assert any("would get no end user" in w for w in planned["identity_preview"]["warnings"])
+
+
+def test_dry_run_plans_the_calls_the_real_run_makes(
+    sim: Simulator, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every pull kind of the demo (two page mappings, one with a segment, a feature, a
+    report, an aggregation, PES): the dry run's plan counts the aggregation and report
+    calls the simulator then receives from the real run, each shared call once; each
+    item's ``calls`` are the calls its data comes from, with whom it shares them."""
+    from pendo_tui.commands import _print_summary
+
+    cfg = _config(sim, store_url)
+    names = [m.name for m in cfg.pull]
+    planned = run(cfg, SECRETS, dry_run=True, mappings=names)
+    plan = planned.plan
+    assert plan is not None
+    before = dict(sim.state.requests)
+    done = run(cfg, SECRETS, mappings=names)
+    assert done.status == "ok", done.to_dict()
+    assert done.totals.get("splits", 0) == 0
+    made = {k: sim.state.requests[k] - before.get(k, 0) for k in ("aggregation", "report")}
+    assert plan["aggregations"] == made["aggregation"]
+    assert plan["calls"] == made["aggregation"] + made["report"]
+    # shared calls: fewer calls than the mappings' calls summed
+    assert plan["calls"] - plan["setup"] < sum(i["calls"] for i in planned.items)
+    real = {i["name"]: i for i in done.items}
+    items = {i["name"]: i for i in planned.items}
+    for name, item in items.items():
+        assert item["calls"] == real[name]["calls"], name
+        assert (item["first_day"], item["last_day"], item["days"]) == (
+            real[name]["first_day"], real[name]["last_day"], real[name]["days"]
+        ), name  # fmt: skip
+        assert item["writes"] and isinstance(item["warnings"], list)
+    # the page and feature mappings without a segment share their scans with PES
+    assert "Web PES" in items["Dashboard views"]["shared_with"]
+    assert "Dashboard views" in items["Web PES"]["shared_with"]
+    assert items["Weekly usage report"]["shared_with"] == []
+    assert items["Dashboard views (power users)"]["shared_with"] == []
+    reads = {r["read"]: r for r in plan["reads"]}
+    assert set(reads["page usage"]["mappings"]) == {"Dashboard views", "Web PES"}
+    assert reads["report Weekly usage report"]["kind"] == "report"
+    _print_summary(planned)
+    out = capsys.readouterr().out
+    assert f"plan: {plan['calls']} calls to Pendo" in out
+    assert "calls shared with Web PES" in out

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Region → (API base URL, track base URL): docs/pendo-api.md#regions-and-hosts; Japan is
+# Region → (API base URL, track base URL): docs/pendo-reference.md#regions-and-hosts; Japan is
 # `jpn`, not `jp`, in hosts.
 REGIONS: dict[str, tuple[str, str]] = {
     "us": ("https://app.pendo.io", "https://app.pendo.io"),

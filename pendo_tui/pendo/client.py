@@ -1,6 +1,6 @@
 """The Pendo API client: one object per run, every call the product makes.
 
-Call shapes follow Pendo's real dialect (docs/pendo-api.md): bare JSON arrays for lists,
+Call shapes follow Pendo's real dialect (docs/pendo-reference.md): bare JSON arrays for lists,
 the aggregation envelope, bulk metadata results, ``/data/track`` with the track secret on
 the track host. HTTP, retries, errors and the request log live in ``transport.py``.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from pendo_tui.pendo import shapes
 from pendo_tui.pendo.errors import MalformedResponseError
 from pendo_tui.pendo.regions import label_for, resolve
 from pendo_tui.pendo.requestlog import REDACTED_KEY, REDACTED_TRACK, RequestLog
+from pendo_tui.pendo.streaming import ItemStream
 from pendo_tui.pendo.transport import ROWS, Call, RetryPolicy, Stats, Transport
 from pendo_tui.pendo.version import package_version
 
@@ -200,7 +200,7 @@ class PendoClient:
         url = self._api("token/verify")
         what = "the key check (/token/verify)"
         reply = self._t.fetch(Call("GET", url, "verify", what))
-        # 200 already means "accepted"; the body's shape varies (docs/pendo-api.md).
+        # 200 already means "accepted"; the body's shape varies (docs/pendo-reference.md).
         data = reply.json(what, url) if reply.content.strip() else None
         valid, write = shapes.token_info(data)
         info = TokenInfo(valid=valid, write_access=write)
@@ -253,12 +253,14 @@ class PendoClient:
         )
         return shapes.entity(data, "account")
 
-    def aggregate(self, pipeline: list[dict], *, name: str = "pendo-tui") -> Iterator[dict]:
+    def aggregate(self, pipeline: list[dict], *, name: str = "pendo-tui") -> ItemStream:
         """Stream the ``results`` rows of an aggregation, one dict at a time (an answer
         that is a bare array of rows is read too; ``startTime`` is not needed).
 
-        The request is sent on the first ``next()``. A response cut off midway raises
-        ``MalformedResponseError`` from the iterator: callers must drop what they read.
+        The request is sent on the first ``next()``; ``bytes_read`` of the returned stream
+        counts the response bytes read so far (the pull engine's byte budget reads it).
+        A response cut off midway raises ``MalformedResponseError`` from the iterator:
+        callers must drop what they read.
         """
         envelope = {
             "response": {"mimeType": "application/json"},
@@ -274,7 +276,7 @@ class PendoClient:
         )
         return self._t.stream_items(call, ROWS)
 
-    def report_results(self, report_id: str) -> Iterator[dict]:
+    def report_results(self, report_id: str) -> ItemStream:
         """Stream the rows of a visitor- or account-level report (a JSON array, or rows
         under ``results``)."""
         call = Call(

@@ -1,7 +1,7 @@
 """Lenient readers of Pendo's answers: every reported variant of a shape becomes one form.
 
 Pendo publishes few response schemas; where sources disagree or a shape was only seen
-once, the client accepts every variant listed in docs/pendo-api.md ("What we accept from
+once, the client accepts every variant listed in docs/pendo-reference.md ("What we accept from
 Pendo") and hands the rest of the product one documented form. Requests are never
 loosened the same way: we always send the documented shape.
 """

@@ -155,6 +155,42 @@ class ByteStreamReader:
         return out
 
 
+class ItemStream:
+    """The items of one streamed response, and how many body bytes it has read so far.
+
+    ``bytes_read`` is the response's decoded (uncompressed) bytes handed to the parser up
+    to now — the reader's own counter, so counting buffers nothing. It is 0 until the
+    request is sent (the first ``next()``). ``iter()`` returns the underlying generator
+    itself, so a ``for`` loop pays nothing per row for the counter.
+    """
+
+    __slots__ = ("_items", "reader")
+
+    def __init__(self) -> None:
+        self._items: Iterator[Any] = iter(())
+        self.reader: ByteStreamReader | None = None  # set once the response is open
+
+    def bind(self, items: Iterator[Any]) -> ItemStream:
+        self._items = items
+        return self
+
+    @property
+    def bytes_read(self) -> int:
+        reader = self.reader
+        return reader.size if reader is not None else 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._items
+
+    def __next__(self) -> Any:
+        return next(self._items)
+
+    def close(self) -> None:
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+
 def iter_items(reader: ByteStreamReader, prefix: str) -> Iterator[Any]:
     """Objects under ``prefix`` (``results.item`` for aggregations, ``item`` for arrays).
 

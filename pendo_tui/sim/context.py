@@ -35,7 +35,7 @@ class SimContext:
     large_aggregation_rows: int = 0  # > 0: pageEvents is a virtual table of this many rows
     large_pages: int = large.DEFAULT_PAGES  # pages of that table (listed by /api/v1/page)
     scan_cost_us: float = 0.0  # simulated server time per source row an aggregation reads
-    aggregation_requires_write: bool = False  # sources disagree: docs/pendo-api.md
+    aggregation_requires_write: bool = False  # sources disagree: docs/pendo-reference.md
     shapes: Shapes = field(default_factory=Shapes)  # unconfirmed answer shapes, on demand
     _large: tuple[tuple[int, int], large.LargeData] | None = field(default=None, repr=False)
 

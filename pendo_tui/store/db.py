@@ -36,7 +36,7 @@ from .migrations import current_version, ensure_schema
 from .upsert import dedupe, upsert_postgresql, upsert_sqlite
 from .urls import StoreUrl, default_store_url, parse_store_url
 
-__all__ = ["Store", "default_store_url", "open_existing_store", "open_reader", "open_store"]
+__all__ = ["Store", "default_store_url", "open_reader", "open_store"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a BI tool or the TUI reading must not fail a sync at once
 PG_CONNECT_TIMEOUT_S = 10
@@ -224,41 +224,10 @@ def open_reader(url: str | None = None) -> Store | None:
     return Store(parsed, engine)
 
 
-def open_existing_store(url: str | None = None) -> Store | None:
-    """Open the store at ``url`` only if it already exists, creating and migrating nothing
-    (no file, folder, table or schema step): for dry runs, which must leave no trace.
-    ``None`` when there is no store there yet (a missing file, an empty database)."""
-    parsed = parse_store_url(url)
-    if parsed.dialect == "sqlite":
-        if parsed.sqlite_path is None or not parsed.sqlite_path.is_file():
-            return None
-        engine = _sqlite_engine(parsed, prepare=False)
-    else:
-        engine = _pg_engine(parsed)
-    try:
-        with engine.connect() as conn:
-            found = current_version(conn)
-    except DBAPIError as exc:
-        engine.dispose()
-        raise translate_error(exc, parsed) from exc
-    if found is None:
-        engine.dispose()
-        return None
-    if found > schema.SCHEMA_VERSION:
-        engine.dispose()
-        raise StoreError(
-            f"The {parsed.label} is at schema version {found}, newer than this pendo-tui "
-            f"understands (version {schema.SCHEMA_VERSION}).",
-            hint="Upgrade pendo-tui (pip install -U pendo-tui) on this machine, "
-            "or point [store] url at another store.",
-        )
-    return Store(parsed, engine)
-
-
 # -- engines ---------------------------------------------------------------------------
 
 
-def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True, read_only: bool = False) -> Engine:
+def _sqlite_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
     path = parsed.sqlite_path
     if path is None:
         # One shared connection: every new connection to :memory: would be a new database.
@@ -266,7 +235,7 @@ def _sqlite_engine(parsed: StoreUrl, *, prepare: bool = True, read_only: bool = 
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
     else:
-        if prepare and not read_only:
+        if not read_only:
             _prepare_sqlite_file(path)
         engine = create_engine(parsed.url.set(database=str(path)))
 

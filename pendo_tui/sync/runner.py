@@ -16,17 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import func, select
-
 from pendo_tui.config.model import Config, PullMapping, PushSync
 from pendo_tui.errors import ConfigError, ExitCode, PendoTuiError, UsageError
 from pendo_tui.pendo.requestlog import RequestLog, RequestRecord
 from pendo_tui.store import schema
-from pendo_tui.store.db import open_existing_store, open_store
+from pendo_tui.store.db import open_reader, open_store
 from pendo_tui.sync.alerts import alert_reason, send_alerts
+from pendo_tui.sync.interrupted import mark_interrupted_runs
 from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
-from pendo_tui.sync.push.state import IN_FLIGHT
 
 if TYPE_CHECKING:
     from pendo_tui.config.secrets import SecretProvider
@@ -55,8 +53,11 @@ class RunSummary:
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     # Dry runs: how Pendo's visitors would be matched, created or skipped
-    # (docs/pendo-api.md#identity-rules).
+    # (docs/pendo-reference.md#identity-rules).
     identity_preview: dict[str, Any] | None = None
+    # Dry runs with pull mappings: the calls the whole pull plan sends, each once
+    # (PullEngine.plan_many: calls, aggregations, setup, mappings, reads).
+    plan: dict[str, Any] | None = None
     # Earlier runs found still 'running' (killed, or their store was lost): now 'interrupted'.
     interrupted_runs: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
@@ -171,7 +172,7 @@ def run(
         # A dry run writes nothing, so it must not create or migrate a store either: it
         # reads an existing one as it is, or plans against an empty stand-in in memory.
         store = (
-            (open_existing_store(config.store.url) or open_store("sqlite://"))
+            (open_reader(config.store.url) or open_store("sqlite://"))
             if dry_run
             else open_store(config.store.url)
         )
@@ -284,8 +285,8 @@ def _run_pulls(
     if dry_run:
         auto = next((m for m in pulls if m.auto_create_users), None)
         summary.identity_preview = engine.preview_identity(mapping=auto)
-        for m in pulls:
-            plan = engine.plan(m, resync=kind == "resync_all")
+        items, summary.plan = engine.plan_many(pulls, resync=kind == "resync_all")
+        for m, plan in zip(pulls, items, strict=True):
             summary.items.append({"type": "pull", "name": m.name, "status": "planned", **plan})
         return
     if kind == "resync_all":
@@ -418,61 +419,6 @@ def _finish(summary: RunSummary, config: Config) -> None:
         )
         return
     summary.status = "ok"
-
-
-def mark_interrupted_runs(store: StoreApi, noticed_at: datetime) -> list[dict[str, Any]]:
-    """Runs still marked 'running' when a new run holds the store's lock never finished
-    (SIGKILL, power loss, a store that went away mid-run): mark them 'interrupted', saying
-    when that was noticed and what they had in flight, and return what was marked."""
-    runs, requests, state = schema.runs, schema.requests, schema.push_state
-    found: list[dict[str, Any]] = []
-    with store.begin() as conn:
-        stale = conn.execute(
-            select(runs.c.id, runs.c.kind, runs.c.mappings, runs.c.started_at)
-            .where(runs.c.status == "running")
-            .order_by(runs.c.id)
-        ).all()
-        for run_id, kind, names, started_at in stale:
-            last_call = conn.execute(
-                select(func.max(requests.c.at)).where(requests.c.run_id == run_id)
-            ).scalar()
-            in_flight_keys = conn.execute(
-                select(func.count())
-                .select_from(state)
-                .where(state.c.run_id == run_id, state.c.status == IN_FLIGHT)
-            ).scalar()
-            info = {
-                "run_id": run_id,
-                "kind": kind,
-                "started_at": started_at.isoformat() if started_at else None,
-                "noticed_at": noticed_at.isoformat(),
-                "in_flight": list(names or []),
-                "last_call_at": last_call.isoformat() if last_call else None,
-                "push_keys_in_flight": int(in_flight_keys or 0),
-            }
-            error = (
-                f"interrupted: the run stopped without finishing (killed, or its store was "
-                f"lost); noticed at {noticed_at:%Y-%m-%d %H:%M:%SZ} by the next run. In "
-                f"flight: {', '.join(info['in_flight']) or 'nothing yet'}"
-                + (
-                    f"; {info['push_keys_in_flight']} pushed keys may or may not have reached "
-                    "Pendo (the next push resends or skips them, per its in_flight setting)"
-                    if info["push_keys_in_flight"]
-                    else ""
-                )
-                + "."
-            )
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(
-                    status="interrupted",
-                    error=error,
-                    summary={"run_id": run_id, "kind": kind, "status": "interrupted", **info},
-                )
-            )
-            found.append(info)
-    return found
 
 
 def _record_run(store: StoreApi, summary: RunSummary) -> None:

@@ -1,6 +1,6 @@
 """Which calendar days a sync covers, and how those days map to Pendo's time buckets.
 
-Pendo buckets event data by day in the subscription's timezone (docs/pendo-api.md,
+Pendo buckets event data by day in the subscription's timezone (docs/pendo-reference.md,
 "Aggregations"; the rules below are its "Windows and timezone rules"). Today is never
 stored: Pendo's processing lags by hours, so a window always ends yesterday.
 

@@ -183,3 +183,33 @@ def test_stats_count_calls(client: PendoClient) -> None:
     client.verify()
     client.pages()
     assert client.stats.calls == 2 and client.stats.retries == 0
+
+
+def test_aggregate_counts_response_bytes_as_they_stream(
+    sim: Simulator, client: PendoClient
+) -> None:
+    """``bytes_read`` grows while rows stream and ends at the body's length (measured
+    apart, by a plain HTTP post of the same request)."""
+    import httpx
+
+    ds = sim.dataset
+    starts = ds.day_starts()
+    steps = usage_pipeline("page", [p["id"] for p in ds.pages], starts[-61], 60)
+    stream = client.aggregate(steps, name="bytes")
+    assert stream.bytes_read == 0  # nothing sent before the first row
+    seen: list[int] = []
+    for _ in stream:
+        seen.append(stream.bytes_read)
+    envelope = {
+        "response": {"mimeType": "application/json"},
+        "request": {"name": "bytes", "pipeline": steps},
+    }
+    body = httpx.post(
+        f"{sim.base_url}/api/v1/aggregation",
+        json=envelope,
+        headers={"x-pendo-integration-key": sim.keys.read},
+        timeout=60,
+    ).content
+    assert len(seen) > 1_000 and 0 < seen[0] < seen[-1]  # counted while it streamed
+    assert stream.bytes_read == len(body)
+    assert client.request_log.records()[-1].response_body_size == len(body)

@@ -68,7 +68,7 @@ def expected_pes(ds, app, days):
 
 
 # Core events are found whatever shape the object lists take (appId as a string, or only
-# appIds): see docs/pendo-api.md "What we accept from Pendo".
+# appIds): see docs/pendo-reference.md "What we accept from Pendo".
 @pytest.mark.parametrize("objects", ["standard", "app_id_string", "app_ids_only"])
 def test_pes_matches_raw_computation(sim, client, store, objects):
     ds = sim.dataset

@@ -93,7 +93,10 @@ def test_sigkill_then_rerun_equals_uninterrupted(
     with open_store(reference) as store:
         expected = dump(store)
 
-    sim.faults.add("aggregation", latency=0.08, times=None)  # spread the run over seconds
+    # Spread the run over seconds so each kill point lands mid-run: a plan makes a few
+    # shared calls, several at once, so each must take longer than one of many solo calls.
+    latency = 1.0 if together else 0.08
+    sim.faults.add("aggregation", latency=latency, times=None)
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     spec = {
         "config": config.model_dump(),

@@ -95,7 +95,7 @@ def _split_names(client: PendoClient) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("cause", ["5xx", "rows"])
+@pytest.mark.parametrize("cause", ["5xx", "rows", "bytes"])
 def test_a_failing_or_too_large_call_is_split_not_fatal(sim, client, store, tmp_path, cause):
     ds = sim.dataset
     pulls = [
@@ -103,7 +103,7 @@ def test_a_failing_or_too_large_call_is_split_not_fatal(sim, client, store, tmp_
         {"name": "feat", "kind": "feature", "id": ds.features[0]["id"]},
     ]
     config = make_config(sim, pulls, pendo={"days_to_sync": 8, "max_concurrent_calls": 1})
-    limits = {"max_call_rows": 10} if cause == "rows" else {}
+    limits = {"rows": {"max_call_rows": 10}, "bytes": {"max_call_bytes": 1_000}}.get(cause, {})
     eng = PullEngine(config, client, store, today=ds.today, **limits)
     eng.prepare()  # companies and visitors read before the fault is armed
     if cause == "5xx":  # the first call fails on every retry (client: 4 retries)
@@ -113,6 +113,17 @@ def test_a_failing_or_too_large_call_is_split_not_fatal(sim, client, store, tmp_
     assert all(not isinstance(r, Exception) for r in results), results
     assert results[0].splits >= 1  # type: ignore[union-attr]
     assert _split_names(client)  # the debugger shows the split calls by name
+    if cause == "bytes":  # a call that went through returned ≤ 1,000 bytes, or one day
+        done = [
+            (json.loads(r.request_body)["request"]["name"], r.response_body_size or 0)
+            for r in client.request_log.records()
+            if r.kind == "aggregation" and r.status == 200 and not r.error and r.request_body
+        ]
+        usage = [(n.rsplit(" ", 1)[1].split(".."), size) for n, size in done if " split " in n]
+        assert any(size > 1_000 for _, size in usage)  # one-day calls are never split
+        multi_day = [(days, size) for days, size in usage if days[0] != days[1]]
+        assert all(size <= 1_000 + 100 for _, size in multi_day), multi_day  # + the "]}" tail
+        assert all(" split " in n for n, _ in done if " usage" in n)
     for m in config.pull:
         acts, mets = _solo(sim, config, m, tmp_path)
         assert stored_activities(store, m.name) == acts and acts, m.name

@@ -1,6 +1,6 @@
 """Where companies come from: Pendo accounts (default), a SQL query or a CSV.
 
-The identity rules that use them: docs/pendo-api.md#identity-rules.
+The identity rules that use them: docs/pendo-reference.md#identity-rules.
 
 Companies gate auto-creation of end users (a visitor's company must exist), so the pull
 engine refreshes them once per run before any mapping. Rows are upserted, never deleted:

@@ -51,10 +51,10 @@ from pendo_tui.sync.pull.identity import (
 )
 from pendo_tui.sync.pull.placement import place_visitor
 from pendo_tui.sync.pull.placer import Placer
-from pendo_tui.sync.pull.plan import build_plan, describe
+from pendo_tui.sync.pull.plan import build_plan, describe_plan, setup_calls
 from pendo_tui.sync.pull.reports import report_level
 from pendo_tui.sync.pull.result import Job, PullResult, new_job
-from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_ROWS, ScanRunner
+from pendo_tui.sync.pull.scan import FETCH_ATTEMPTS, MAX_CALL_BYTES, MAX_CALL_ROWS, ScanRunner
 from pendo_tui.sync.pull.sources import BatchContext
 from pendo_tui.sync.pull.sources.pes import pes_metric_names
 from pendo_tui.sync.pull.sources.single import find_report
@@ -93,11 +93,13 @@ class PullEngine:
         max_call_days: int = MAX_CALL_DAYS,
         max_concurrent: int | None = None,
         max_call_rows: int = MAX_CALL_ROWS,
+        max_call_bytes: int = MAX_CALL_BYTES,
     ) -> None:
         self.config = config
         self.max_call_days = max_call_days  # Pendo advises ≤30 days of events per call
         self.max_concurrent = max_concurrent or config.pendo.max_concurrent_calls
-        self.max_call_rows = max_call_rows
+        self.max_call_rows = max_call_rows  # a splittable call past either budget is split
+        self.max_call_bytes = max_call_bytes
         self.client = client
         self.store = store
         self.progress = progress
@@ -132,10 +134,45 @@ class PullEngine:
         return window_for(self.config, cursor, today=self.today, resync=resync)
 
     def plan(self, mapping: PullMapping, resync: bool = False) -> dict[str, Any]:
-        """What a sync would fetch and write; reads the store's cursor, writes nothing."""
-        out = describe(mapping, self.window(mapping, resync), self.max_call_days)
-        warnings = self.preview_warnings(mapping) if out["days"] else []
-        return {**out, "resync": resync, "warnings": warnings}
+        """What a sync of this mapping alone would fetch and write (see ``plan_many``)."""
+        items, _ = self.plan_many([mapping], resync)
+        return items[0]
+
+    def plan_many(
+        self, mappings: Iterable[PullMapping], resync: bool = False
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Dry run of a batch: the plan a sync of these mappings together would run
+        (``plan.describe_plan``) — an item per mapping (window, the calls its data comes
+        from and who shares them, what it writes, warnings) and the run's totals. Reads
+        cursors and Pendo's lists, writes nothing."""
+        jobs = [new_job(m, self.window(m, resync)) for m in mappings]
+
+        def failed(job: Job, exc: PendoTuiError) -> None:
+            job.error = exc
+
+        placer = Placer(self.config, self._load_index(), self._visitors())
+        with self.store.connect() as conn:  # stage writers are built, never written
+            ctx = self._context(conn, placer)
+            plan = build_plan(jobs, ctx, failed)
+        self._reports = ctx.reports  # read once per engine (the placement preview too)
+        items, summary = describe_plan(jobs, plan, setup_calls(self.config))
+        for job, item in zip(jobs, items, strict=True):
+            warnings = self.preview_warnings(job.mapping) if item["days"] else []
+            item.update(resync=resync, warnings=warnings)
+        return items, summary
+
+    def _context(self, conn: Any, placer: Placer) -> BatchContext:
+        ctx = BatchContext(
+            config=self.config,
+            client=self.client,
+            placer=placer,
+            activity=st.StageWriter(conn, st.stage_activity),
+            metric=st.StageWriter(conn, st.stage_metric),
+            max_call_days=self.max_call_days,
+            visitors=self._visitors(),
+            reports=self._reports,
+        )
+        return ctx
 
     def preview_warnings(self, mapping: PullMapping) -> list[str]:
         """Dry run: warnings when most of Pendo's visitors would be dropped by this mapping
@@ -264,16 +301,7 @@ class PullEngine:
         with self.store.connect() as conn:
             st.create_stage(conn)
             try:
-                ctx = BatchContext(
-                    config=self.config,
-                    client=self.client,
-                    placer=placer,
-                    activity=st.StageWriter(conn, st.stage_activity),
-                    metric=st.StageWriter(conn, st.stage_metric),
-                    max_call_days=self.max_call_days,
-                    visitors=self._visitors(),
-                    reports=self._reports,
-                )
+                ctx = self._context(conn, placer)
                 plan = build_plan(jobs, ctx, failed)
                 runner = ScanRunner(
                     self.max_concurrent,
@@ -281,6 +309,7 @@ class PullEngine:
                     fail_fast=fail_fast,
                     max_rows=self.max_call_rows,
                     after_each=ctx.flush,
+                    max_bytes=self.max_call_bytes,
                 )
                 runner.run(plan.scans)
                 for source in plan.sources:

@@ -1,6 +1,6 @@
 """Fingerprints of the settings that shape a mapping's stored data.
 
-Sync now never rewrites old data (docs/pendo-api.md#windows-and-timezone-rules), so when
+Sync now never rewrites old data (docs/pendo-reference.md#windows-and-timezone-rules), so when
 identity, apps, window or the mapping itself change, the stored rows and new rows would
 have different shapes. The fingerprint stored in ``pull_state`` lets ``--sync`` and the
 TUI say "configuration changed: run --resync-all" instead of silently mixing them. Names

@@ -1,6 +1,6 @@
 """Identity rules: which local end user a Pendo visitor is, or why it is skipped.
 
-The rules in prose: docs/pendo-api.md#identity-rules; where usage lands: docs/pull.md.
+The rules in prose: docs/pendo-reference.md#identity-rules; where usage lands: docs/pull.md.
 
 Pure logic over an in-memory index of the store's end users and companies, loaded once
 per run (bounded by the size of those tables) so matching costs a dict lookup, not a

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pendo_tui.config.model import DEFAULT_APP_ID, PullMapping
+from pendo_tui.config.model import DEFAULT_APP_ID, Config, PullMapping
 from pendo_tui.errors import PendoTuiError
-from pendo_tui.pendo.pipelines import has_time_series
-from pendo_tui.sync.pull.pes import COMPONENTS, HISTORY_DAYS
+from pendo_tui.sync.pull.pes import COMPONENTS
 from pendo_tui.sync.pull.result import Job
 from pendo_tui.sync.pull.scan import Scan
 from pendo_tui.sync.pull.sources import BatchContext, Source
@@ -70,31 +69,71 @@ def build_plan(jobs: list[Job], ctx: BatchContext, on_error: OnError) -> Plan:
     return plan
 
 
-def describe(mapping: PullMapping, window: SyncWindow, max_call_days: int) -> dict[str, Any]:
-    """What a sync of one mapping would fetch and write (dry run); calls are counted as if
-    the mapping were synced alone — page/feature/PES calls are shared with other mappings
-    of the same kind and segment in a run."""
-    days = len(window)
-    first = window.first_day
-    if mapping.kind in ("page", "feature"):
-        calls = len(list(window.chunks(max_call_days))) if days else 0
-        writes = f"activities and daily metric {mapping.metric_name!r} per {mapping.object}"
-    elif mapping.kind == "report":
-        calls, days, first = (1, 1, window.last_day) if days else (0, 0, first)
-        writes = f"metrics {', '.join(mapping.columns.values())} for {window.last_day}"
-    elif mapping.kind == "aggregation":
-        per_day = has_time_series(mapping.pipeline_steps())
-        calls = (days if per_day else 1) if days else 0
-        writes = f"metrics {', '.join(mapping.columns.values())} per {mapping.object}"
-    else:
-        hist = days + HISTORY_DAYS - 1 if days else 0
-        calls = 4 * len(list(range(0, hist, max_call_days)))  # at most
-        writes = f"PES metrics ({', '.join(COMPONENTS)}) per company"
-    return {
-        "kind": mapping.kind,
-        "first_day": None if window.empty else first.isoformat(),
-        "last_day": None if window.empty else window.last_day.isoformat(),
-        "days": days,
-        "calls": calls,
-        "writes": writes if days else "nothing (up to date)",
+def setup_calls(config: Config) -> int:
+    """Aggregations every pull run makes once before its mappings' calls: visitor
+    metadata, and Pendo's accounts when companies come from Pendo."""
+    return 1 + int(config.companies.source == "pendo")
+
+
+def describe_plan(
+    jobs: list[Job], plan: Plan, setup: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The dry run of a batch: per mapping what it reads and writes, and for the run the
+    calls the whole plan sends, each once (``plan``). Splits are not foreseen: a real run
+    sends one more call per split."""
+    items = [_describe_job(job, plan.scans) for job in jobs]
+    reads: dict[str, dict[str, Any]] = {}
+    for scan in plan.scans:
+        what = scan.reads or scan.label
+        entry = reads.setdefault(
+            what,
+            {"read": what, "kind": scan.kind, "calls": 0, "first_day": scan.window.first_day,
+             "last_day": scan.window.last_day, "mappings": []},
+        )  # fmt: skip
+        entry["calls"] += 1
+        entry["first_day"] = min(entry["first_day"], scan.window.first_day)
+        entry["last_day"] = max(entry["last_day"], scan.window.last_day)
+        entry["mappings"] += [j.name for j in scan.jobs if j.name not in entry["mappings"]]
+    for entry in reads.values():
+        entry["first_day"] = entry["first_day"].isoformat()
+        entry["last_day"] = entry["last_day"].isoformat()
+    aggregations = setup + sum(1 for s in plan.scans if s.kind == "aggregation")
+    summary = {
+        "calls": setup + len(plan.scans),  # every call, each once (shared or not)
+        "aggregations": aggregations,  # of which aggregations, set-up reads included
+        "setup": setup,  # visitor metadata (and Pendo accounts): once per run
+        "mappings": sum(1 for i in items if i["calls"]),
+        "reads": list(reads.values()),  # the calls by what they read, with their mappings
     }
+    return items, summary
+
+
+def _describe_job(job: Job, scans: list[Scan]) -> dict[str, Any]:
+    window, mapping = job.window, job.mapping
+    mine = [s for s in scans if any(j is job for j in s.jobs)]
+    shared: list[str] = []
+    for s in mine:
+        shared += [j.name for j in s.jobs if j is not job and j.name not in shared]
+    out: dict[str, Any] = {
+        "kind": mapping.kind,
+        "first_day": None if window.empty else window.first_day.isoformat(),
+        "last_day": None if window.empty else window.last_day.isoformat(),
+        "days": len(window),
+        "calls": len(mine),  # the calls its data comes from, shared ones included
+        "shared_with": shared,  # mappings that read some of those calls too
+        "writes": _writes(mapping, window) if len(window) else "nothing (up to date)",
+    }
+    if job.error is not None:
+        out["error"] = str(job.error)
+        out["writes"] = "nothing (the mapping would fail)"
+    return out
+
+
+def _writes(mapping: PullMapping, window: SyncWindow) -> str:
+    if mapping.kind in ("page", "feature"):
+        return f"activities and daily metric {mapping.metric_name!r} per {mapping.object}"
+    if mapping.kind == "report":
+        return f"metrics {', '.join(mapping.columns.values())} for {window.last_day}"
+    if mapping.kind == "aggregation":
+        return f"metrics {', '.join(mapping.columns.values())} per {mapping.object}"
+    return f"PES metrics ({', '.join(COMPONENTS)}) per company"

@@ -8,9 +8,11 @@ store thread (the caller) drains the queues strictly in plan order, so identity 
 and staged rows are the same whatever the timing — a fetch thread never touches the store.
 
 A call whose body is cut off is read again (``FETCH_ATTEMPTS``). A splittable call that
-times out, fails with 5xx after the client's own retries, or passes ``max_rows`` is cut
-into two halves, each read in its turn, down to one day (docs/pull.md, "Adaptive
-windows"); what it staged is discarded first.
+times out, fails with 5xx after the client's own retries, or passes ``max_rows`` rows or
+``max_bytes`` response bytes while it streams is cut into two halves, each read in its
+turn, down to one day (docs/pull.md, "Adaptive windows"); what it staged is discarded
+first. Bytes are the client stream's own counter (``ItemStream.reader.size``, read per
+row as one attribute): nothing is buffered to count them.
 """
 
 from __future__ import annotations
@@ -33,14 +35,26 @@ FETCH_ATTEMPTS = 3  # a body cut mid-stream cannot be retried by the client: re-
 BATCH_ROWS = 500  # rows per queue item
 QUEUE_BATCHES = 8  # queue items a fetch thread may run ahead of the store thread
 MAX_CALL_ROWS = 2_000_000  # a call returning more is split (it would be costly to re-read)
+# A call whose response passes 1 GiB (decoded JSON) is split: a quarter of the ~4 GB Pendo
+# lets one aggregation return, so no call we keep nears that cap; usage rows are ~150-300
+# bytes, so the row budget usually trips first and this one catches wide rows. Memory
+# does not grow with it (rows stream); it bounds the work a late failure throws away.
+MAX_CALL_BYTES = 1 << 30
 PUT_WAIT = 0.5  # seconds between checks of the stop flag while a queue is full
 
 Rows = list[dict[str, Any]]
 _DONE = object()
 
 
-class RowBudgetExceeded(PendoError):
-    """A call returned more rows than one call may (split and read again)."""
+class _NoMeter:
+    size = 0  # a stream that counts no bytes never passes the byte budget
+
+
+_NO_METER = _NoMeter()
+
+
+class BudgetExceeded(PendoError):
+    """A call returned more rows or bytes than one call may (split and read again)."""
 
     title = "Call too large"
 
@@ -56,6 +70,8 @@ class Scan:
     discard: Callable[[SyncWindow], None]  # store thread: forget what it staged
     jobs: list[Job]
     splittable: bool = False  # event scans: halves of the window give the same rows
+    kind: str = "aggregation"  # or "report" (report results): what the dry run counts
+    reads: str = ""  # what the dry run lists it under (default: the label)
     split: bool = False  # a half of a split call
     attempt: int = 1
 
@@ -78,18 +94,20 @@ class Scan:
 
 
 def splittable_error(exc: BaseException) -> bool:
-    """Errors a smaller window may avoid: timeouts, 5xx after retries, a row budget."""
-    if isinstance(exc, RowBudgetExceeded | ServerError):
+    """Errors a smaller window may avoid: timeouts, 5xx after retries, a row or byte
+    budget."""
+    if isinstance(exc, BudgetExceeded | ServerError):
         return True
     return isinstance(exc, NetworkError) and exc.request_sent
 
 
 class _Running:
-    def __init__(self, scan: Scan, stop: threading.Event, max_rows: int) -> None:
+    def __init__(self, scan: Scan, stop: threading.Event, max_rows: int, max_bytes: int) -> None:
         self.scan = scan
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.stop = stop
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.thread = threading.Thread(target=self._work, name=f"pull {scan.label}", daemon=True)
         self.thread.start()
 
@@ -105,16 +123,23 @@ class _Running:
     def _work(self) -> None:
         scan, rows = self.scan, 0
         it: Iterator[dict[str, Any]] | None = None
+        check = scan.splittable and len(scan.window) > 1  # budgets apply to what can split
+        max_rows, max_bytes = self.max_rows, self.max_bytes
+        meter: Any = None  # the stream's byte counter: known once its response is open
         try:
             it = scan.open(scan.window, scan.name)
             batch: Rows = []
             for row in it:
                 rows += 1
-                if rows > self.max_rows and scan.splittable and len(scan.window) > 1:
-                    raise RowBudgetExceeded(
-                        f"the call {scan.name!r} passed {self.max_rows} rows",
-                        "It is split in half and read again.",
-                    )
+                if check:
+                    if meter is None:  # the client's streams count bytes; others do not
+                        meter = getattr(it, "reader", None) or _NO_METER
+                    if rows > max_rows or meter.size > max_bytes:
+                        what = f"{max_rows} rows" if rows > max_rows else f"{max_bytes} bytes"
+                        raise BudgetExceeded(
+                            f"the call {scan.name!r} passed {what}",
+                            "It is split in half and read again.",
+                        )
                 batch.append(row)
                 if len(batch) >= BATCH_ROWS:
                     if not self._put(batch):
@@ -141,11 +166,13 @@ class ScanRunner:
         fail_fast: bool = False,
         max_rows: int = MAX_CALL_ROWS,
         after_each: Callable[[], None] | None = None,
+        max_bytes: int = MAX_CALL_BYTES,
     ) -> None:
         self.max_concurrent = max(1, max_concurrent)
         self.progress = progress
         self.fail_fast = fail_fast
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.after_each = after_each  # store thread, after every completed scan
 
     def run(self, scans: list[Scan]) -> None:
@@ -162,7 +189,7 @@ class ScanRunner:
                     if any(j.error is None for j in scan.jobs):
                         self._count(scan)
                         self._progress(scan, finished=False)  # before the request is sent
-                        running.append(_Running(scan, stop, self.max_rows))
+                        running.append(_Running(scan, stop, self.max_rows, self.max_bytes))
                     else:
                         self._progress(scan)
                 if not running:

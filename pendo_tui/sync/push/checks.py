@@ -11,20 +11,13 @@ import json
 import math
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
-from pendo_tui.config.model import PushSync
+from pendo_tui.config.model import PushCheck, PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.sync.push.common import jsonable
 
-CHECKS = (
-    "non_finite",
-    "numeric_fields",
-    "timestamp_range",
-    "properties_size",
-    "property_names",
-    "value_size",
-)
+CHECKS: tuple[str, ...] = get_args(PushCheck)  # the config's list of opt-outs
 MAX_VALUE_BYTES = 64 * 1024  # one value, UTF-8 bytes of its JSON text
 # A str of at most this many characters is under MAX_VALUE_BYTES whatever it holds
 # (≤ 4 UTF-8 bytes a character, ≤ 6 once JSON-escaped): no need to measure it.

@@ -41,7 +41,7 @@ from pendo_tui.sync.push.state import (
 )
 
 # Pendo does not process events older than this, though it answers 200
-# (docs/pendo-api.md#track-events).
+# (docs/pendo-reference.md#track-events).
 OLD_EVENT_MS = 7 * 24 * 3600 * 1000
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 MS_THRESHOLD = 100_000_000_000

@@ -1,6 +1,6 @@
 """Identity mapping: which Pendo field feeds each local identity.
 
-The rules: docs/pendo-api.md#identity-rules.
+The rules: docs/pendo-reference.md#identity-rules.
 """
 
 from __future__ import annotations

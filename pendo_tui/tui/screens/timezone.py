@@ -1,4 +1,4 @@
-"""Timezone and history window (docs/pendo-api.md#windows-and-timezone-rules)."""
+"""Timezone and history window (docs/pendo-reference.md#windows-and-timezone-rules)."""
 
 from __future__ import annotations
 

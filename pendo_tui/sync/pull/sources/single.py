@@ -90,6 +90,7 @@ class AggregationSource:
                 consume,
                 _discarder(ctx, job),
                 [job],
+                reads=m.name,
             )
             for d in job.window.days()
         ]
@@ -159,7 +160,7 @@ class ReportSource:
             self.evidence = ColumnEvidence()
             _discarder(ctx, job)(w)
 
-        return [Scan(f"report {m.name}", job.window, open_, consume, discard, [job])]
+        return [Scan(f"report {m.name}", job.window, open_, consume, discard, [job], kind="report")]
 
     def _row(self, row: dict[str, Any], account: bool, w: SyncWindow) -> None:
         m = self.job.mapping

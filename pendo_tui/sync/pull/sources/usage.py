@@ -177,7 +177,8 @@ class UsageGroup:
             names = [j.name for j in jobs if j.mapping.kind != "pes"]
             ctx.discard(names, w.first_day, w.last_day)
 
-        return Scan(label, window, open_, consume, discard, jobs, splittable=True)
+        return Scan(label, window, open_, consume, discard, jobs, splittable=True,
+                    reads=self.label)  # fmt: skip
 
 
 def _overlap(a: SyncWindow, b: SyncWindow) -> bool:
