@@ -263,22 +263,15 @@ def _configure_logging(debug: bool) -> None:
 
 
 def _open_tui(args: argparse.Namespace) -> int:
-    from pendo_tui.tui.launch import launch
-
+    # The app draws its frame first, then loads the config / starts the demo (start-up).
     if args.demo:
-        with _demo_context() as ctx:
-            return launch(
-                ctx.config,
-                ctx.config_path,
-                ctx.secrets,
-                demo=True,
-                sim_url=ctx.demo.base_url,
-                debug=args.debug,
-            )
-    from pendo_tui.config.toml_io import default_config_path
+        from pendo_tui.tui.launch import launch_demo
+
+        return launch_demo(_demo_context, debug=args.debug)
     from pendo_tui.tui.launch import launch_path
 
-    return launch_path(args.config or default_config_path(), debug=args.debug)
+    # None: the platform's default path, found by the app after its first paint
+    return launch_path(args.config, debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

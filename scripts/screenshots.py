@@ -19,7 +19,8 @@ from pathlib import Path
 from pendo_tui.config.secrets import StaticSecrets
 from pendo_tui.sim.demo import demo_config, demo_simulator
 from pendo_tui.sim.keys import DEMO_TRACK_SECRET, DEMO_WRITE_KEY
-from pendo_tui.tui.app import PANES, PendoTuiApp
+from pendo_tui.tui.app import PendoTuiApp
+from pendo_tui.tui.panes import PANES
 
 SIZE = (140, 44)
 RUN_TIMEOUT_S = 120
@@ -53,7 +54,7 @@ async def shoot(out: Path) -> list[Path]:
             await pilot.press("f8", "s")  # as a user would: F8 focuses the Run pane, s syncs
             await _until(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT_S)  # type: ignore[attr-defined]
             await _until(pilot, lambda: not run._running, RUN_TIMEOUT_S)  # type: ignore[attr-defined]
-            for index, (pane_id, _cls, key) in enumerate(PANES, start=1):
+            for index, (pane_id, _title, key) in enumerate(PANES, start=1):
                 await pilot.press(key)
                 await pilot.pause(0.5)
                 if pane_id == "metrics":

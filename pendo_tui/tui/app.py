@@ -25,31 +25,23 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Label, ListItem, ListView, Static
 
-from pendo_tui.config.model import Config
 from pendo_tui.errors import PendoTuiError
-from pendo_tui.sync.session import EngineSession, RequestLog
-from pendo_tui.tui.screens.apps import AppsPane
+from pendo_tui.tui.panes import INCOMING_MAX, PANE_IDS, PANES
 from pendo_tui.tui.screens.base import Pane
-from pendo_tui.tui.screens.connection import ConnectionPane
-from pendo_tui.tui.screens.debugger import INCOMING_MAX, DebuggerPane
-from pendo_tui.tui.screens.identity import IdentityPane
-from pendo_tui.tui.screens.metrics import MetricsPane
-from pendo_tui.tui.screens.pull import PullPane
-from pendo_tui.tui.screens.push import PushPane
-from pendo_tui.tui.screens.run import RunPane
-from pendo_tui.tui.screens.segments import SegmentsPane
-from pendo_tui.tui.screens.timezone import TimezonePane
 from pendo_tui.tui.state import (
     SECRET_INTEGRATION_KEY,
     SECRET_TRACK,
@@ -60,30 +52,39 @@ from pendo_tui.tui.state import (
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 from pendo_tui.tui.widgets.form_row import show_errors
+from pendo_tui.tui.widgets.help import HelpScreen, KeyList
 
-if TYPE_CHECKING:
-    from pendo_tui.config.secrets import SecretProvider
+if TYPE_CHECKING:  # the config model and the engine load after the first paint (start-up)
+    from pendo_tui.config.model import Config
+    from pendo_tui.config.secrets import SecretOrigin, SecretProvider
+    from pendo_tui.sync.session import EngineSession, RequestLog
 
-# (id, pane class, navigation key). Order = sidebar order.
-PANES: list[tuple[str, type[Pane], str]] = [
-    ("connection", ConnectionPane, "f1"),
-    ("identity", IdentityPane, "f2"),
-    ("apps", AppsPane, "f3"),
-    ("segments", SegmentsPane, "f4"),
-    ("timezone", TimezonePane, "f5"),
-    ("pull", PullPane, "f6"),
-    ("push", PushPane, "f7"),
-    ("run", RunPane, "f8"),
-    ("debugger", DebuggerPane, "f9"),
-    ("metrics", MetricsPane, "f10"),
-]
 EXIT_AFTER_PAINT = "PENDO_TUI_EXIT_AFTER_FIRST_PAINT"
 DEBUG_LOG = "pendo-tui-debug.log"
 log = logging.getLogger(__name__)
 
 
+def _class_bindings(cls: type) -> list[Binding]:
+    """The bindings our class declares (its own and its pendo_tui bases'; not Textual's
+    scrolling keys), first declaration wins."""
+    seen: dict[str, Binding] = {}
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("pendo_tui."):
+            continue
+        for b in klass.__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding) and b.key not in seen:
+                seen[b.key] = b
+    return list(seen.values())
+
+
+def _pane_bindings(pane: Pane) -> list[Binding]:
+    return [b for b in _class_bindings(type(pane)) if b.description]
+
+
 def _load(config_path: Path | None, config: Any) -> tuple[Config, Any]:
     """(Config, ConfigDocument | None) from what the caller gave."""
+    from pendo_tui.config.model import Config
+
     if isinstance(config, Config):
         return config, None
     if config is not None:  # a ConfigDocument
@@ -129,22 +130,117 @@ def save_message(path: Path, state: AppState) -> str:
     return f"{text}; " + "; ".join(parts)
 
 
+class _Simulator(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
+class StartContext(Protocol):
+    """What a start context yields (the CLI's demo context: its simulator, config and
+    temporary store)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def config_path(self) -> Path | None: ...
+    @property
+    def secrets(self) -> SecretProvider: ...
+    @property
+    def demo(self) -> _Simulator | None: ...
+
+
+class _KeyringSecrets:
+    """``config.secrets.Secrets`` (a ``SecretProvider``), imported on first use: the
+    keyring import and its backend discovery wait until after the first paint."""
+
+    def __init__(self, profile: str) -> None:
+        self._profile = profile
+        self._real: SecretProvider | None = None
+
+    def __repr__(self) -> str:
+        return f"_KeyringSecrets(profile={self._profile!r})"
+
+    def secrets(self) -> SecretProvider:
+        """The real ``Secrets`` (imports the keyring the first time)."""
+        if self._real is None:
+            from pendo_tui.config.secrets import Secrets
+
+            self._real = Secrets(self._profile)
+        return self._real
+
+    @property
+    def profile(self) -> str:
+        return self._profile
+
+    def integration_key(self) -> str:
+        return self.secrets().integration_key()
+
+    def track_secret(self) -> str:
+        return self.secrets().track_secret()
+
+    def require(self, name: str) -> str:
+        return self.secrets().require(name)
+
+    def get(self, name: str) -> str | None:
+        return self.secrets().get(name)
+
+    def store(self, name: str, value: str) -> None:
+        self.secrets().store(name, value)
+
+    def delete(self, name: str) -> None:
+        self.secrets().delete(name)
+
+    def source(self, name: str) -> SecretOrigin | None:
+        return self.secrets().source(name)
+
+    def for_profile(self, profile: str) -> SecretProvider:
+        return self.secrets().for_profile(profile)
+
+
+def _real_secrets(secrets: SecretProvider) -> SecretProvider:
+    return secrets.secrets() if isinstance(secrets, _KeyringSecrets) else secrets
+
+
+HELP_INTRO = (
+    "A screen's keys work once the focus is inside it: press its F-key, or pick it in the "
+    "menu with Enter. Tab moves between fields. ctrl+p opens the command palette, which "
+    "lists every action by name. Esc closes this help."
+)
+NARROW_BELOW = 110  # columns: under this the sidebar folds away (ctrl+b shows it)
+
+
+def welcome_text(config_path: Path | None) -> str:
+    """The first-run panel: where the config goes, and what to do first."""
+    where = str(config_path) if config_path is not None else "the path you choose"
+    return (
+        "[b]Welcome to pendo-tui.[/] There is no configuration yet; ctrl+s writes it to\n"
+        f"  {escape(where)}\n"
+        "(the keys go to the OS keyring, never into that file). First: paste your Pendo "
+        "integration key below, pick your region and press ctrl+o to check it. Then add "
+        "what to pull on Pull mappings (F6), save, and run a sync on Run (F8). "
+        "Press ? for help at any time."
+    )
+
+
 class PendoTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pendo-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "check_connection", "Check connection"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+o", "check_connection", "Check", tooltip="Check the connection"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+b", "toggle_menu", "Menu", tooltip="Show or hide the screen list"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and palette
         *[
-            Binding(key, f"show_pane('{pane_id}')", cls.TITLE, show=False)
-            for pane_id, cls, key in PANES
+            Binding(key, f"show_pane('{pane_id}')", title, show=False)
+            for pane_id, title, key in PANES
         ],
     ]
 
     def __init__(
         self,
-        config_path: Path | None = None,
+        config_path: Path | Callable[[], Path] | None = None,
         config: Any = None,
         secrets: SecretProvider | None = None,
         *,
@@ -154,23 +250,26 @@ class PendoTuiApp(App[int]):
         export_dir: Path | None = None,
         check_on_start: bool = True,
         debug: bool = False,
+        context: Callable[[], AbstractContextManager[StartContext]] | None = None,
     ) -> None:
         super().__init__()
-        cfg, doc = _load(config_path, config)
-        if secrets is None:
-            from pendo_tui.config.secrets import Secrets
-
-            secrets = Secrets(cfg.profile)
-        self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
-        self.request_log = request_log if request_log is not None else RequestLog()
-        # The one door to the engine: clients, one read-only store handle, runs.
-        self.session = EngineSession(
-            cfg, self.state.engine_secrets(), request_log=self.request_log, interactive=True
-        )
-        # HAR exports and saved copies: never the working directory (cron's or wherever
-        # the app was started), but the user's Downloads (else data) folder
-        self.export_dir = export_dir or default_export_dir()
+        self.first_run = False  # set by _build_state
+        self._init_args = (config_path, config, secrets, demo, sim_url)
+        self._start_context = context  # e.g. the demo's simulator: entered after the first paint
+        self._start_stack = ExitStack()
+        self.load_error: PendoTuiError | None = None  # launch.py re-raises it after run()
+        # State, request log and engine session: built by _build_state, right after the
+        # first paint (the config model, the engine session and the HTTP client it imports
+        # are not needed to draw the frame), or at once when the config is given ready-made.
+        self.state: AppState = None  # type: ignore[assignment]
+        self.session: EngineSession = None  # type: ignore[assignment]
+        self.request_log: RequestLog = request_log  # type: ignore[assignment]
         self.log_tracebacks = debug
+        if config is not None:  # given ready-made (tests, scripts): nothing slow to do
+            self._build_state()
+        # HAR exports, saved copies, the --debug log: never the working directory (cron's
+        # or wherever the app was started), but the user's Downloads (else data) folder
+        self.export_dir = export_dir or default_export_dir()
         self.debug_log: Path | None = None
         self._loop_thread = threading.get_ident()
         self._check_on_start = check_on_start
@@ -186,6 +285,45 @@ class PendoTuiApp(App[int]):
         if demo:
             self.sub_title = "demo (built-in simulator)"
 
+    def _build_state(self) -> None:
+        """Load the config (pydantic, the TOML file) or enter the demo context, then build
+        the request log and the engine session. Runs after the first paint unless the
+        config was given ready-made."""
+        config_path, config, secrets, demo, sim_url = self._init_args
+        if callable(config_path):  # the platform's default path, found now (start-up)
+            config_path = config_path()
+        # first run: nothing given and no file yet (the welcome panel says where it goes)
+        self.first_run = (
+            not demo
+            and self._start_context is None
+            and config is None
+            and config_path is not None
+            and not config_path.exists()
+        )
+        if self._start_context is not None:
+            ctx = self._start_stack.enter_context(self._start_context())
+            config_path, config, secrets = ctx.config_path, ctx.config, ctx.secrets
+            sim_url = ctx.demo.base_url if ctx.demo is not None else None
+        cfg, doc = _load(config_path, config)
+        if secrets is None:
+            secrets = _KeyringSecrets(cfg.profile)
+        self.state = AppState(cfg, secrets, config_path, doc, demo=demo, sim_url=sim_url)
+        # The engine's door (imports the HTTP client: after the first paint, start-up time)
+        from pendo_tui.sync.session import EngineSession, RequestLog
+
+        if self.request_log is None:
+            self.request_log = RequestLog()
+        # The one door to the engine: clients, one read-only store handle, runs. It is
+        # given the saved secrets as they are (nothing is typed yet; the keyring is asked
+        # on first use); engine() points it at the settings and secrets on screen.
+        self.session = EngineSession(
+            cfg, self.state.secrets, request_log=self.request_log, interactive=True
+        )
+
+    def close_context(self) -> None:
+        """Stop what the context started (the demo's simulator and temporary store)."""
+        self._start_stack.close()
+
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -193,18 +331,21 @@ class PendoTuiApp(App[int]):
                 yield Static("pendo-tui", id="brand")
                 yield ListView(
                     *[
-                        ListItem(Label(f"{cls.TITLE}  [dim]{key.upper()}[/]"), id=f"nav-{pid}")
-                        for pid, cls, key in PANES
+                        ListItem(Label(f"{title}  [dim]{key.upper()}[/]"), id=f"nav-{pid}")
+                        for pid, title, key in PANES
                     ],
                     id="nav",
                 )
                 yield Static("", id="dirty")
             with Vertical(id="main"):
-                yield ConnectionBadge(id="status-badge")
-                with ContentSwitcher(initial="connection", id="panes"):
-                    first_id, first_cls, _key = PANES[0]
-                    yield first_cls(id=first_id)
-        yield Footer()
+                with Horizontal(id="topbar"):
+                    yield ConnectionBadge(id="status-badge")
+                    yield Static("", id="dirty-inline")
+                if self.state is not None:  # config given ready-made: its screen at once
+                    yield ContentSwitcher(PANES[0].load()(id=PANES[0].id), id="panes")
+                else:  # the config loads right after the first paint (start-up time)
+                    yield ContentSwitcher(Static("Loading…", id="loading"), id="panes")
+        yield Footer(compact=True)
 
     @property
     def panes_ready(self) -> bool:
@@ -214,12 +355,13 @@ class PendoTuiApp(App[int]):
     async def _mount_other_panes(self) -> None:
         """Only the first pane is built before the first paint (start-up time, < 1 s)."""
         panes = []
-        for pane_id, cls, _key in PANES[1:]:
-            pane = cls(id=pane_id)
+        for spec in PANES[1:]:  # imports each pane's module now, after the first paint
+            pane = spec.load()(id=spec.id)
             pane.display = False
             panes.append(pane)
         await self.query_one("#panes", ContentSwitcher).mount_all(panes)
         self._panes_ready = True
+        self.config_changed()
         if self._exit_pending:  # quit was asked for while the panes were mounting
             super().exit(self._pending_exit)
         if self._pending_pane:
@@ -227,15 +369,49 @@ class PendoTuiApp(App[int]):
 
     def on_mount(self) -> None:
         self._loop_thread = threading.get_ident()
-        self.call_after_refresh(self._mount_other_panes)
-        self._unsubscribe = self.request_log.subscribe(self.incoming.append)
+        self.call_after_refresh(self._after_first_paint)
+
+    async def _after_first_paint(self) -> None:
+        """Everything but the frame waits until the frame is drawn (start-up time): the
+        config and its model, the demo's simulator, the first screen, then the others."""
+        first_paint = time.time()
+        if self.state is None:
+            try:
+                self._build_state()
+            except PendoTuiError as exc:  # e.g. a broken TOML file: the CLI prints it
+                self.load_error = exc
+                self._panes_ready = True
+                self.exit(exc.exit_code)
+                return
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if self.query("#loading"):
+            await switcher.mount(PANES[0].load()(id=PANES[0].id))
+            await self.query_one("#loading").remove()
+        switcher.current = PANES[0].id
         self._render_status()
         self.config_changed()
+        self.refresh_bindings()  # Save, Check, Help: enabled now that the config is in
+        if self.first_run:
+            self.query_one("#key").focus()  # the first thing to do: paste the key
+        self.call_after_refresh(self._after_first_screen, first_paint)
+
+    async def _after_first_screen(self, first_paint: float) -> None:
+        """Once the first screen is drawn: the keyring, the request log, the connection
+        check, then the other screens (each imports what it needs as it is built)."""
         if os.environ.get(EXIT_AFTER_PAINT):
-            self.call_after_refresh(self._exit_after_paint)
-            return
-        if self._check_on_start and self.state.secret(SECRET_INTEGRATION_KEY):
+            self._exit_after_paint(first_paint)
+        self.state.secrets = _real_secrets(self.state.secrets)
+        self.query_one("#connection", Pane).load_secrets()  # type: ignore[attr-defined]
+        if not self.first_run and not self.state.secret(SECRET_INTEGRATION_KEY):
+            self.query_one("#key").focus()  # nothing works without the key: ask for it
+        self._unsubscribe = self.request_log.subscribe(self.incoming.append)
+        if (
+            not os.environ.get(EXIT_AFTER_PAINT)
+            and self._check_on_start
+            and self.state.secret(SECRET_INTEGRATION_KEY)
+        ):
             self.action_check_connection()
+        await self._mount_other_panes()
 
     def exit(self, result: int | None = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Exiting while the panes are still mounting crashes inside Textual's Select
@@ -256,14 +432,18 @@ class PendoTuiApp(App[int]):
             await asyncio.sleep(0.05)
         await super()._shutdown()
 
-    def _exit_after_paint(self) -> None:
-        Path(os.environ[EXIT_AFTER_PAINT]).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+    def _exit_after_paint(self, first_paint: float) -> None:
+        """bench/tui_start.py: the frame's paint time, then the first screen's."""
+        Path(os.environ[EXIT_AFTER_PAINT]).write_text(
+            f"{first_paint:.6f}\n{time.time():.6f}\n", encoding="utf-8"
+        )
         self.exit(0)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        self.session.close()
+        if self.session is not None:  # None when the config could not be read
+            self.session.close()
 
     # -- the engine ----------------------------------------------------------------------
     def engine(self) -> EngineSession:
@@ -315,15 +495,26 @@ class PendoTuiApp(App[int]):
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         # Enter or a click on a sidebar entry opens the pane: focus moves into it.
         if event.list_view.id == "nav" and event.item is not None and event.item.id:
+            if self.screen.has_class("-narrow"):
+                self.screen.remove_class("-menu")  # the folded-out menu closes on a pick
             self._switch(event.item.id.removeprefix("nav-"), focus=True)
+
+    def action_toggle_menu(self) -> None:
+        """Small terminals: fold the sidebar out (focused, Enter picks) or back in."""
+        screen = self.screen
+        screen.toggle_class("-menu")
+        if screen.has_class("-menu"):
+            self.query_one("#nav", ListView).focus()
+        else:
+            self._switch(self.query_one("#panes", ContentSwitcher).current or "", focus=True)
 
     def action_show_pane(self, pane_id: str) -> None:
         nav = self.query_one("#nav", ListView)
-        nav.index = [pid for pid, _c, _k in PANES].index(pane_id)
+        nav.index = PANE_IDS.index(pane_id)
         self._switch(pane_id, focus=True)
 
     def _switch(self, pane_id: str, *, focus: bool = False) -> None:
-        if not self._panes_ready and pane_id != PANES[0][0]:
+        if not self._panes_ready:
             # shown (and focused) as soon as the panes are mounted
             # (the sidebar's Highlighted echo of an F-key must not drop its focus request)
             keep = self._pending_focus and self._pending_pane == pane_id
@@ -344,37 +535,100 @@ class PendoTuiApp(App[int]):
         yield SystemCommand(
             "Check connection", "Verify the key (ctrl+o)", self.action_check_connection
         )
-        for pane_id, cls, key in PANES:
+        yield SystemCommand("Help", "This screen's keys and the global ones (?)", self.action_help)
+        yield SystemCommand(
+            "Menu", "Show or hide the list of screens (ctrl+b)", self.action_toggle_menu
+        )
+        for pane_id, title, key in PANES:
             yield SystemCommand(
-                f"Go to {cls.TITLE}",
-                f"Show the {cls.TITLE} screen ({key})",
+                f"Go to {title}",
+                f"Show the {title} screen ({key})",
                 lambda p=pane_id: self.action_show_pane(p),
             )
-        run = self.query_one(RunPane)
+        if not self._panes_ready:
+            return
+        run: Any = self.query_one("#run", Pane)
         yield SystemCommand("Sync all", "Fetch what is new for every mapping", run.action_sync_all)
         yield SystemCommand(
             "Re-sync all", "Rebuild every metric (asks first)", run.action_resync_all
         )
-        dbg = self.query_one(DebuggerPane)
+        dbg: Any = self.query_one("#debugger", Pane)
         yield SystemCommand("Export HAR", "Save the debugger's calls as HAR", dbg.action_export_har)
+        named = {"sync_all", "resync_all", "export_har"}  # offered above by their own names
+        for spec in PANES:  # every key of every screen, by name
+            pane = self.query_one(f"#{spec.id}", Pane)
+            for binding in _pane_bindings(pane):
+                if binding.action in named:
+                    continue
+                yield SystemCommand(
+                    f"{spec.title}: {binding.description}",
+                    f"{self.get_key_display(binding)} on the {spec.title} screen",
+                    partial(self._pane_action, spec.id, binding.action),
+                )
+
+    async def _pane_action(self, pane_id: str, action: str) -> None:
+        """A screen's key, run from the command palette: open the screen, then act."""
+        self.action_show_pane(pane_id)
+        await self.query_one(f"#{pane_id}", Pane).run_action(action)
+
+    # -- help ----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        if isinstance(screen, ModalScreen):  # an editor or dialog: its own keys
+            titles = screen.query(".modal-title")
+            title = str(titles.first(Static).render()) if titles else "this dialog"
+            here = self._keys(b for b in _class_bindings(type(screen)))
+        else:
+            pane_id = self.query_one("#panes", ContentSwitcher).current or PANES[0].id
+            pane = self.query_one(f"#{pane_id}", Pane)
+            title = pane.TITLE
+            here = self._keys(_pane_bindings(pane))
+        everywhere = self._keys(b for b in self.BINDINGS if isinstance(b, Binding))
+        everywhere.insert(0, ("ctrl+p", "Command palette: every action by name"))
+        self.push_screen(HelpScreen(title, here, everywhere, HELP_INTRO))
+
+    def _keys(self, bindings: Iterable[Binding]) -> KeyList:
+        """(key, what it does): the long wording (tooltip) where the footer has a short one."""
+        return [
+            (self.get_key_display(b), b.tooltip or b.description) for b in bindings if b.description
+        ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.state is None and action in ("save", "check_connection", "help", "show_pane"):
+            return False  # the config is still loading (a few ms after the first paint)
+        if action == "toggle_menu":  # only small terminals fold the sidebar away
+            return self.screen.has_class("-narrow") and not isinstance(self.screen, ModalScreen)
+        return True
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_bindings)  # the Menu key comes and goes
 
     # -- app-wide state ------------------------------------------------------------------
     def config_changed(self) -> None:
+        if self.state is None:
+            return
         self.query_one("#dirty", Static).update(
             "[b yellow]● unsaved changes[/]\nctrl+s to save" if self.state.dirty else ""
         )
-        for run in self.query(RunPane):  # absent until its lazy mount
-            run.update_banner()
+        inline = self.query_one("#dirty-inline", Static)
+        inline.update("[b yellow]● unsaved[/] (ctrl+s)" if self.state.dirty else "")
+        inline.set_class(self.state.dirty, "-dirty")
+        if self._panes_ready:  # the run pane is built after the first paint
+            self.query_one("#run", Pane).update_banner()  # type: ignore[attr-defined]
 
     def runs_changed(self) -> None:
-        for dbg in self.query(DebuggerPane):
-            dbg.refresh_view()
+        if self._panes_ready:
+            self.query_one("#debugger", Pane).refresh_view()
 
     def show_error(self, exc: PendoTuiError) -> None:
         """A user-facing error as a notification with its cause and hint."""
         self.notify(str(exc), title=exc.title, severity="error", timeout=10, markup=False)
 
     def _render_status(self) -> None:
+        if self.state is None:
+            return
         for screen in self.screen_stack:
             for badge in screen.query(ConnectionBadge):
                 badge.status = self.state.connection
@@ -463,7 +717,7 @@ class PendoTuiApp(App[int]):
         return True
 
     async def action_quit(self) -> None:
-        if not self.state.dirty:
+        if self.state is None or not self.state.dirty:
             self.exit(0)
             return
 

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # pydantic, the config model and the engine load after the first paint
+    from pydantic import ValidationError
 
-from pendo_tui.config.model import Config
-from pendo_tui.sync.session import fingerprints, stale_since
-
-if TYPE_CHECKING:
+    from pendo_tui.config.model import Config
     from pendo_tui.config.secrets import SecretProvider
 
 SECRET_INTEGRATION_KEY = "integration_key"
@@ -82,7 +80,7 @@ class AppState:
     _built_with: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._built_with = dict(fingerprints(self.config))
+        self.mark_resynced()
 
     # -- secrets -------------------------------------------------------------------------
     def secret(self, name: str) -> str | None:
@@ -107,6 +105,10 @@ class AppState:
         return self._validated(patch)[1]
 
     def _validated(self, patch: dict[str, Any]) -> tuple[Config | None, dict[str, str]]:
+        from pydantic import ValidationError
+
+        from pendo_tui.config.model import Config
+
         data = self.config.model_dump()
         data.update(patch)
         try:
@@ -143,9 +145,13 @@ class AppState:
 
     @property
     def resync_needed(self) -> bool:
+        from pendo_tui.sync.session import stale_since
+
         return bool(stale_since(self.config, self._built_with))
 
     def mark_resynced(self) -> None:
+        from pendo_tui.sync.session import fingerprints
+
         self._built_with = dict(fingerprints(self.config))
 
     def _follow_profile(self) -> None:

@@ -190,7 +190,7 @@ async def test_debugger_names_the_mapping_or_sync_behind_each_call(
         table = demo_app.query_one("#dbg-table", DataTable)
         dbg = demo_app.query_one(DebuggerPane)
         assert await wait_for(pilot, lambda: table.row_count > 10, 10)
-        shown = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        shown = {str(table.get_row_at(i)[6]) for i in range(table.row_count)}
         pulls = {m.name for m in demo_app.state.config.pull if m.enabled}
         named: set[str] = set()
         for rec in dbg._shown.values():
@@ -206,7 +206,7 @@ async def test_debugger_names_the_mapping_or_sync_behind_each_call(
         demo_app.query_one("#dbg-text", Input).value = "visitor roles"
         await pilot.pause()
         assert table.row_count > 0
-        makers = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        makers = {str(table.get_row_at(i)[6]) for i in range(table.row_count)}
         assert all(m.startswith("push Visitor roles") for m in makers), makers
     stored = _rows(url, select(requests.c.source, requests.c.request_body))
     assert stored and all(s for s, _b in stored)  # every stored call of the run names its maker

@@ -60,11 +60,10 @@ def file_app(sim: Simulator, tmp_path: Path, keyring_secrets: Secrets) -> PendoT
 
 @pytest.mark.parametrize("typed", ["400", "999"])
 async def test_typed_out_of_range_number_is_never_saved_as_a_prefix(
-    file_app: PendoTuiApp, typed: str
+    file_app: PendoTuiApp, typed: str, tmp_path: Path
 ) -> None:
     """Typing 4-0-0 passes through the valid 40: Save must not write 40."""
-    path = file_app.state.config_path
-    assert path is not None
+    path = tmp_path / "config.toml"  # file_app's config (its state is built at start)
     before = path.read_text(encoding="utf-8")
     async with file_app.run_test(size=SIZE) as pilot:
         await pilot.press("f5")
@@ -99,9 +98,9 @@ async def test_typed_out_of_range_number_is_never_saved_as_a_prefix(
 async def test_garbage_url_refuses_check_instead_of_testing_the_old_one(
     file_app: PendoTuiApp, sim: Simulator
 ) -> None:
-    log = file_app.request_log
     async with file_app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, lambda: file_app.panes_ready)
+        log = file_app.request_log  # built with the state, after the first paint
         region = file_app.query_one("#region", Select)
         assert region.value == "custom"  # the simulator's URL
         url = file_app.query_one("#custom-url", Input)
@@ -126,9 +125,10 @@ async def test_garbage_url_refuses_check_instead_of_testing_the_old_one(
         assert len(log) > calls
 
 
-async def test_identity_id_rule_blocks_save_and_names_the_field(file_app: PendoTuiApp) -> None:
-    path = file_app.state.config_path
-    assert path is not None
+async def test_identity_id_rule_blocks_save_and_names_the_field(
+    file_app: PendoTuiApp, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"  # file_app's config (its state is built at start)
     before = path.read_text(encoding="utf-8")
     async with file_app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")

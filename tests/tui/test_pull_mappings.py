@@ -19,12 +19,13 @@ pytestmark = pytest.mark.anyio
 async def _open_editor(app: PendoTuiApp, pilot, kind: str) -> PullEditor:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
     # the pane settles first: its table is rebuilt when shown, which can shift the buttons
-    assert await wait_for(pilot, lambda: app.panes_ready)
+    assert await wait_for(pilot, lambda: app.panes_ready and app.query_one("#pull").display)
     table = app.query_one("#pull-table", DataTable)
     assert await wait_for(pilot, lambda: table.row_count == len(app.state.config.pull))
     await pilot.pause(0.2)
     await pilot.click("#pull-new")
     assert await wait_for(pilot, lambda: isinstance(app.screen, PullEditor))
+    await pilot.pause(0.1)  # composed before its fields are set
     editor = app.screen
     assert isinstance(editor, PullEditor)
     editor.query_one("#pe-kind", Select).value = kind

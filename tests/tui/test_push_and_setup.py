@@ -23,6 +23,7 @@ async def test_push_dry_run_preview_sends_nothing(demo_app: PendoTuiApp, sim: Si
     sent_before = len(sim.state.track_events)
     async with demo_app.run_test(size=SIZE) as pilot:
         await pilot.press("f7")
+        assert await wait_for(pilot, lambda: demo_app.panes_ready)
         table = demo_app.query_one("#push-table", DataTable)
         assert table.row_count == 2
         table.focus()
@@ -55,6 +56,7 @@ async def test_add_object_push_sync_reads_model_columns(
         ed.query_one("#ps-csv", Input).value = str(model)
         await pilot.pause()
         await pilot.press("f5")
+        assert await wait_for(pilot, lambda: demo_app.panes_ready)
         cols = ed.query_one("#ps-columns")
         assert await wait_for(pilot, lambda: "account_id, plan, mrr" in str(cols.render()), 5)
         # objects need match + fields: the model's own words appear next to the form
@@ -125,6 +127,7 @@ async def test_default_apps_cannot_be_removed_and_pendo_ids_offered(
 async def test_segments_pick_from_pendo(demo_app: PendoTuiApp) -> None:
     async with demo_app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
+        assert await wait_for(pilot, lambda: demo_app.panes_ready)
         before = len(demo_app.state.config.segments)
         await pilot.click("#seg-pick")
         assert await wait_for(pilot, lambda: isinstance(demo_app.screen, PickerModal))

@@ -16,6 +16,7 @@ from pendo_tui.tui.app import PendoTuiApp
 from pendo_tui.tui.widgets.confirm import ConfirmModal
 
 from .conftest import SIZE, MemoryKeyring
+from .helpers import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +37,7 @@ async def test_save_writes_toml_and_keyring_not_the_key(
     path.write_text(COMMENTED.format(url=sim.base_url), encoding="utf-8")
     app = PendoTuiApp(path, secrets=keyring_secrets, export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.panes_ready)  # config read after paint
         app.query_one("#key", Input).value = DEMO_WRITE_KEY
         app.query_one("#track", Input).value = DEMO_TRACK_SECRET
         await pilot.press("f5")
@@ -64,6 +66,7 @@ async def test_new_file_is_created_on_save(
     path.parent.mkdir()
     app = PendoTuiApp(path, secrets=keyring_secrets, export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.panes_ready)  # config read after paint
         app.query_one("#profile", Input).value = "team"
         app.query_one("#key", Input).value = DEMO_WRITE_KEY
         await pilot.pause()
@@ -125,6 +128,7 @@ async def test_no_keyring_backend_is_an_error_not_a_crash(sim: Simulator, tmp_pa
     secrets = Secrets("default", env={}, backend=fail.Keyring())
     app = PendoTuiApp(path, secrets=secrets, export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.panes_ready)  # config read after paint
         app.query_one("#key", Input).value = DEMO_WRITE_KEY
         await pilot.pause()
         await pilot.press("ctrl+s")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pendo_tui.tui.app import PANES, PendoTuiApp
+from pendo_tui.tui.app import PendoTuiApp
+from pendo_tui.tui.panes import PANES
 from pendo_tui.tui.widgets.connection_badge import ConnectionBadge
 
 from .conftest import SIZE
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_every_pane_shows(demo_app: PendoTuiApp) -> None:
     async with demo_app.run_test(size=SIZE) as pilot:
-        for pane_id, _cls, key in PANES:
+        for pane_id, _title, key in PANES:
             await pilot.press(key)
             await pilot.pause()
             assert demo_app.query_one("#panes").current == pane_id
@@ -32,7 +33,7 @@ async def test_actions_are_in_the_command_palette_and_footer(demo_app: PendoTuiA
         titles = {c.title for c in demo_app.get_system_commands(demo_app.screen)}
         for expected in ("Save", "Check connection", "Sync all", "Re-sync all", "Export HAR"):
             assert expected in titles
-        assert {f"Go to {cls.TITLE}" for _p, cls, _k in PANES} <= titles
+        assert {f"Go to {title}" for _p, title, _k in PANES} <= titles
         for pane in demo_app.query(Pane):
             for b in type(pane).__dict__.get("BINDINGS", []):
                 assert isinstance(b, Binding) and b.description and b.show

@@ -39,7 +39,7 @@ class AppsPane(Pane):
     BINDINGS = [
         Binding("a", "add_app", "Add"),
         Binding("delete", "remove_app", "Remove"),
-        Binding("p", "pick_app", "Pick from Pendo"),
+        Binding("p", "pick_app", "Pick", tooltip="Pick an app id seen in Pendo's data"),
     ]
 
     def compose(self) -> ComposeResult:

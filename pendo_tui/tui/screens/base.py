@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.widget import Widget
+from textual.widgets import DataTable, Static
 
 from pendo_tui.tui.state import AppState, FieldIssue
 from pendo_tui.tui.widgets.form_row import FormRow, show_errors
@@ -25,6 +26,9 @@ class Pane(VerticalScroll):
     # enter/click), so the pane's key bindings work at once and show in the footer.
     # Empty: the first focusable widget of the pane.
     FOCUS: ClassVar[str] = ""
+    # The pane itself is no focus stop: Tab goes from field to field (an invisible stop
+    # swallowed the first Tab, and with it a pasted key). Focused fields scroll into view.
+    can_focus = False
 
     @property
     def tui(self) -> PendoTuiApp:
@@ -64,6 +68,17 @@ class Pane(VerticalScroll):
             else "ctrl+s saves a copy of this demo config"
         )
         self.notify(f"{what} — not written yet: {where}", title="Changed", markup=False)
+
+    def hint_if_empty(self, table: DataTable[object], hint: str) -> None:
+        """Under an empty table, say how to add its first row (hidden once it has one)."""
+        hint_id = f"{table.id}-empty"
+        try:
+            label = self.query_one(f"#{hint_id}", Static)
+        except NoMatches:
+            label = Static(hint, id=hint_id, classes="empty-hint")
+            self.mount(label, after=table)
+        label.update(hint)
+        label.display = table.row_count == 0
 
     def changed(self) -> None:
         """Tell the app the config changed (dirty marker, re-sync banner)."""

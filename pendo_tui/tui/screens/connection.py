@@ -24,11 +24,15 @@ class ConnectionPane(Pane):
         domain = cfg.pendo.domain
         region = domain if domain in REGIONS else CUSTOM
         yield Static("Connection", classes="pane-title")
+        if self.tui.first_run:
+            from pendo_tui.tui.app import welcome_text
+
+            yield Static(welcome_text(self.state.config_path), id="welcome")
         with Horizontal(classes="secret-box"):
             yield FormRow(
                 "Integration key",
                 Input(
-                    self.state.secret(SECRET_INTEGRATION_KEY) or "",
+                    "",  # filled by load_secrets() right after the first paint
                     password=True,
                     placeholder="paste the key (Settings → Integrations → Integration Keys)",
                     id="key",
@@ -41,7 +45,7 @@ class ConnectionPane(Pane):
                 yield Static("Reveal")
         yield FormRow(
             "Track event shared secret (only for event pushes)",
-            Input(self.state.secret(SECRET_TRACK) or "", password=True, id="track"),
+            Input("", password=True, id="track"),
             "secrets.track_secret",
         )
         options = [(label, key) for key, label in REGION_LABELS.items()]
@@ -75,6 +79,16 @@ class ConnectionPane(Pane):
 
     def refresh_view(self) -> None:
         self.query_one("#check-result", ConnectionBadge).status = self.state.connection
+
+    def load_secrets(self) -> None:
+        """Fill the secret fields from the keyring / environment. Called by the app right
+        after the first paint: finding the keyring backend takes longer than drawing the
+        whole screen. A field the user already typed into is left alone."""
+        for field_id, name in (("#key", SECRET_INTEGRATION_KEY), ("#track", SECRET_TRACK)):
+            field = self.query_one(field_id, Input)
+            if not field.value:
+                with field.prevent(Input.Changed):
+                    field.value = self.state.secret(name) or ""
 
     def _show_custom(self) -> None:
         custom = self.query_one("#region", Select).value == CUSTOM

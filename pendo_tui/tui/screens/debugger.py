@@ -24,11 +24,11 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.sync.session import RequestRecord, to_curl, to_har
+from pendo_tui.tui.panes import INCOMING_MAX
 from pendo_tui.tui.screens.base import Pane
 from pendo_tui.tui.widgets.request_detail import RequestDetail
 
 _AGG_NAME = re.compile(r'"name"\s*:\s*"pendo-tui:([^"]*)"')
-INCOMING_MAX = 5_000  # records waiting for the next tick; oldest dropped if the UI lags
 SHOWN_MAX = 2_000  # records kept for the view (the store keeps them all)
 LIVE = "live"
 STATUS_FILTERS = [
@@ -91,7 +91,7 @@ class DebuggerPane(Pane):
     TITLE = "Debugger"
     FOCUS = "#dbg-table"
     BINDINGS = [
-        Binding("c", "copy_curl", "Copy as curl"),
+        Binding("c", "copy_curl", "curl", tooltip="Copy the selected call as a curl command"),
         Binding("x", "export_har", "Export HAR"),
         Binding("ctrl+l", "clear", "Clear live"),
     ]
@@ -116,7 +116,7 @@ class DebuggerPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(
-            "Time", "Made by", "Method", "Path", "Status", "Duration", "Size"
+            "Time", "Method", "Path", "Status", "Duration", "Size", "Made by"
         )
         self.set_interval(0.1, self._drain)
 
@@ -170,12 +170,12 @@ class DebuggerPane(Pane):
             path = r.url.split("://", 1)[-1].split("/", 1)[-1]
             table.add_row(
                 at,
-                Text(made_by(r)[:40]),
                 r.method,
                 Text("/" + path[:90]),
                 status_text(r.status),
                 f"{r.duration_ms or 0:.0f} ms",
                 human_size(r.response_size),
+                Text(made_by(r)[:40]),  # last: status stays on screen at 80 columns
                 key=key,
             )
             self._shown[key] = r

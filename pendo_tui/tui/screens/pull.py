@@ -40,7 +40,7 @@ class PullPane(Pane):
         Binding("n", "new_mapping", "New"),
         Binding("e", "edit_mapping", "Edit"),
         Binding("delete", "remove_mapping", "Remove"),
-        Binding("space", "toggle_enabled", "Enable/disable"),
+        Binding("space", "toggle_enabled", "On/off", tooltip="Enable or disable the mapping"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -95,6 +95,7 @@ class PullPane(Pane):
             table.add_row(*(Text(c) for c in cells), key=m.name)
         if table.row_count:
             table.move_cursor(row=max(0, min(row, table.row_count - 1)))
+        self.hint_if_empty(table, "No pull mappings yet: press n to add the first one.")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -54,7 +54,7 @@ class PushPane(Pane):
         Binding("n", "new_sync", "New"),
         Binding("e", "edit_sync", "Edit"),
         Binding("delete", "remove_sync", "Remove"),
-        Binding("p", "preview", "Dry-run preview"),
+        Binding("p", "preview", "Preview", tooltip="Dry-run preview of what would be sent"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -86,6 +86,7 @@ class PushPane(Pane):
             table.add_row(*(Text(c) for c in cells), "yes" if s.enabled else "no", key=s.name)
         if table.row_count:
             table.move_cursor(row=max(0, min(row, table.row_count - 1)))
+        self.hint_if_empty(table, "No push syncs yet: press n to add the first one.")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

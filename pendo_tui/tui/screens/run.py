@@ -124,13 +124,29 @@ def _n(value: Any) -> int:
     return int(value or 0)
 
 
+def nothing_to_run(config: Any, kind: str) -> str:
+    """Why a Sync all / Re-sync all has nothing to do (empty when it has work)."""
+    pulls = [m for m in config.pull if m.enabled]
+    pushes = [s for s in config.push if getattr(s, "enabled", True)]
+    if kind == "resync_all" and not pulls:
+        return (
+            "Nothing to re-sync: no pull mapping is enabled. Add one on Pull mappings (F6, then n)."
+        )
+    if not pulls and not pushes:
+        return (
+            "Nothing to sync: no pull mapping or push sync is enabled. Add one on Pull "
+            "mappings (F6, then n) or Push syncs (F7, then n)."
+        )
+    return ""
+
+
 class RunPane(Pane):
     TITLE = "Run"
     FOCUS = "#run-sync-all"
     BINDINGS = [
         Binding("s", "sync_all", "Sync all"),
         Binding("R", "resync_all", "Re-sync all"),
-        Binding("h", "refresh_history", "Refresh history"),
+        Binding("h", "refresh_history", "History", tooltip="Refresh the run history"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -170,6 +186,11 @@ class RunPane(Pane):
         names = [(m.name, m.kind) for m in self.state.config.pull] + [
             (s.name, f"push {s.kind}") for s in self.state.config.push
         ]
+        if not names and not self._running:
+            self.query_one("#run-status", Static).update(
+                "No mappings yet: add one on Pull mappings (F6, then n) or Push syncs "
+                "(F7, then n), then press s here."
+            )
         existing = [w.mapping_name for w in box.query(MappingProgress)]
         if not existing:
             box.mount_all(MappingProgress(n, k, _widget_id(n)) for n, k in names)
@@ -200,10 +221,9 @@ class RunPane(Pane):
 
     def update_banner(self) -> None:
         stale = self._stale
-        found = self.query("#resync-banner")
-        if not found:  # the pane is still composing (lazy mount): refresh_view redraws it
+        banner = next(self.query("#resync-banner").results(Static), None)
+        if banner is None:  # a late worker result while the app shuts down
             return
-        banner = found.first(Static)
         if stale:
             banner.update(
                 "⚠ Configuration changed — re-sync needed for "
@@ -251,6 +271,7 @@ class RunPane(Pane):
                 Text((r.get("error") or "")[:80]),
                 key=str(r["id"]),
             )
+        self.hint_if_empty(table, "No runs yet: press s to sync all.")
 
     # -- running -------------------------------------------------------------------------
     @on(Button.Pressed, ".mp-sync")
@@ -308,6 +329,11 @@ class RunPane(Pane):
     def start_run(self, kind: str, mappings: list[str] | None) -> None:
         if self._running:
             self.notify("A run is already in progress", severity="warning")
+            return
+        nothing = nothing_to_run(self.state.config, kind)
+        if mappings is None and nothing:
+            self.query_one("#run-status", Static).update(nothing)
+            self.notify(nothing, title="Nothing to sync", severity="warning")
             return
         self._running = True
         self._queued = {

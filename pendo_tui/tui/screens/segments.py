@@ -19,7 +19,7 @@ class SegmentsPane(Pane):
     BINDINGS = [
         Binding("a", "add_segment", "Add"),
         Binding("delete", "remove_segment", "Remove"),
-        Binding("p", "pick_segment", "Pick from Pendo"),
+        Binding("p", "pick_segment", "Pick", tooltip="Pick a segment from Pendo"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -47,6 +47,11 @@ class SegmentsPane(Pane):
         for seg in self.state.config.segments:
             users = [m.name for m in self.state.config.pull if m.segment == seg.id]
             table.add_row(Text(seg.id), Text(seg.name), Text(", ".join(users)), key=seg.id)
+        self.hint_if_empty(
+            table,
+            "No segments yet: press p to pick one from Pendo, or type an id and a name "
+            "below and press a (Add).",
+        )
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
@@ -22,7 +22,7 @@ class ConfirmModal(ModalScreen[bool]):
         self._confirm = confirm_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box"):
+        with VerticalScroll(classes="modal-box"):
             yield Static(self._title, classes="modal-title")
             yield Static(self._body, id="confirm-body")
             with Horizontal(classes="modal-buttons"):

@@ -41,7 +41,7 @@ class RequestDetail(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         r = self._r
-        with Vertical(classes="modal-box wide"):
+        with Vertical(classes="modal-box wide detail"):
             yield Static(
                 escape(f"{r.method} {r.url}")
                 + (f"\nmade by {escape(r.source)}" if r.source else "")

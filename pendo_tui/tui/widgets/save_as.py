@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
@@ -51,7 +51,7 @@ class SaveAsModal(ModalScreen[Path | None]):
         self._folder = folder or Path.home()  # never the working directory by default
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box wide"):
+        with VerticalScroll(classes="modal-box wide"):
             yield Static("Demo mode: save a copy?", classes="modal-title")
             yield Static(demo_explanation(self._sim_url), id="save-as-body")
             yield Static("Save a copy of this config to", classes="form-label", id="save-as-label")
