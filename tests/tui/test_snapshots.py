@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, TextArea
 
@@ -212,6 +213,13 @@ async def _save_as(pilot: Pilot) -> None:
         assert str(example) in text
         body.update(text.replace(str(example), "/src/pendo-tui/config.example.toml"))
     await _freeze(pilot)
+    # The checkout's own path decided how the text wrapped, and so how far the dialog had
+    # scrolled to show the focused field: scroll to the end again with the pinned text.
+    box = pilot.app.screen.query_one(VerticalScroll)
+    box.scroll_end(animate=False)
+    await pilot.pause(0.1)
+    box.scroll_end(animate=False)
+    await pilot.pause(0.1)
 
 
 async def _menu(pilot: Pilot) -> None:
