@@ -95,7 +95,20 @@ _FAILED_FIX = "check that the keyring service is running and unlocked"
 _NO_PLAINTEXT = "pendo-tui never stores secrets in plain text"
 
 
-class Secrets:
+class _NamedSecrets:
+    """``integration_key()`` and ``track_secret()`` through the class's ``require``."""
+
+    def require(self, name: str) -> str:
+        raise NotImplementedError
+
+    def integration_key(self) -> str:
+        return self.require(SECRET_INTEGRATION_KEY)
+
+    def track_secret(self) -> str:
+        return self.require(SECRET_TRACK)
+
+
+class Secrets(_NamedSecrets):
     """Secrets of one profile: ``env`` (default ``os.environ``) first, then the keyring.
 
     ``backend`` injects a keyring backend; by default the one ``keyring`` selects at
@@ -213,12 +226,6 @@ class Secrets:
             f"entry {keyring_username(self.profile, name)!r})"
         )
 
-    def integration_key(self) -> str:
-        return self.require(SECRET_INTEGRATION_KEY)
-
-    def track_secret(self) -> str:
-        return self.require(SECRET_TRACK)
-
     def store(self, name: str, value: str) -> None:
         """Save to the keyring; ``SecretError`` when it cannot (never written elsewhere)."""
         _check_name(name)
@@ -245,7 +252,7 @@ class Secrets:
             ) from None
 
 
-class StaticSecrets:
+class StaticSecrets(_NamedSecrets):
     """Secrets given in code (demo mode, tests): same interface, kept in memory only."""
 
     def __init__(self, integration_key: str | None = None, track_secret: str | None = None):
@@ -279,12 +286,6 @@ class StaticSecrets:
             f"No {LABELS[name]} was given: set {ENV_VARS[name]} or save it with `pendo-tui`"
         )
 
-    def integration_key(self) -> str:
-        return self.require(SECRET_INTEGRATION_KEY)
-
-    def track_secret(self) -> str:
-        return self.require(SECRET_TRACK)
-
     def store(self, name: str, value: str) -> None:
         _check_name(name)
         self._values[name] = value
@@ -294,7 +295,7 @@ class StaticSecrets:
         self._values[name] = None
 
 
-class OverlaySecrets:
+class OverlaySecrets(_NamedSecrets):
     """Values typed on a screen but not saved yet, over the saved secrets (``base``).
 
     A typed value wins; an empty typed value means "removed". Nothing here is written to
@@ -336,12 +337,6 @@ class OverlaySecrets:
                 f"Paste it on the Connection screen, or set {ENV_VARS[name]}.",
             )
         return self._base.require(name)
-
-    def integration_key(self) -> str:
-        return self.require(SECRET_INTEGRATION_KEY)
-
-    def track_secret(self) -> str:
-        return self.require(SECRET_TRACK)
 
     def store(self, name: str, value: str) -> None:
         _check_name(name)
