@@ -37,7 +37,6 @@ class Applier:
         with conn.begin():
             real = self._create_users(conn, jobs)
             st.reassign_users(conn, real)
-            st.analyze(conn)
             self._fill_empty(conn)
             if resync:
                 st.delete_mapping_data(conn, [j.name for j in jobs])

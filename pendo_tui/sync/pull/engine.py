@@ -322,6 +322,7 @@ class PullEngine:
                 ctx.flush()
                 for job in jobs:
                     _count_skips(job)
+                st.index_stage(conn)
                 applier = Applier(self.config, self.store, index, self.progress)
                 if resync:
                     applier.apply(conn, jobs, resync=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -89,7 +90,20 @@ def _insert(conn: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
+# Working memory for the apply's sorts and index updates, for this connection only while a
+# batch is staged (measured on 1M rows: SQLite's default 2 MB page cache makes the apply
+# thrash; PostgreSQL's default 4 MB work_mem sorts the staged rows on disk). Bounded: the
+# page cache is at most this size, whatever the row count (bench/RESULTS.md, "pull").
+SQLITE_CACHE_KIB = 16_384
+PG_WORK_MEM = "64MB"
+
+
 def create_stage(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA temp.cache_size=-{SQLITE_CACHE_KIB}")
+    else:
+        conn.exec_driver_sql(f"SET work_mem = '{PG_WORK_MEM}'")
     for table in _STAGES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
@@ -99,6 +113,25 @@ def create_stage(conn: Connection) -> None:
 def drop_stage(conn: Connection) -> None:
     for table in _STAGES:
         table.drop(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":  # pooled connections go back with the defaults
+        conn.exec_driver_sql("PRAGMA cache_size=-2000")
+        conn.exec_driver_sql("PRAGMA temp.cache_size=-2000")
+    else:
+        conn.exec_driver_sql("RESET work_mem")
+    conn.commit()
+
+
+def index_stage(conn: Connection) -> None:
+    """Once every fetch is staged, before the applies: an index on the mapping, so each
+    mapping's apply reads its own rows instead of every staged row (N mappings would read
+    the table N times over), and PostgreSQL's statistics (temp tables have none, and it
+    would plan the big GROUP BY blind)."""
+    conn.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS ix_{stage_activity.name} ON {stage_activity.name} (mapping)"
+    )
+    if conn.dialect.name == "postgresql":
+        for table in _STAGES:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
     conn.commit()
 
 
@@ -123,8 +156,15 @@ class StageWriter:
         self.add_values(tuple(row[c] for c in self.columns))
 
     def add_values(self, values: tuple[Any, ...]) -> None:
-        """The hot path: values in column order, day already through ``day_value``."""
+        """Values in column order, day already through ``day_value``."""
         self.buffer.append(values)
+        if len(self.buffer) >= self.batch_rows:
+            self.flush()
+
+    def flush_if_full(self) -> None:
+        """For the hottest path, which appends to ``buffer`` (always the same list) itself
+        and calls this once per fetched batch: the buffer passes ``batch_rows`` by at most
+        a batch."""
         if len(self.buffer) >= self.batch_rows:
             self.flush()
 
@@ -132,12 +172,12 @@ class StageWriter:
         if self.buffer:
             _bulk_insert(self.conn, self.table, self.buffer)
             self.written += len(self.buffer)
-            self.buffer = []
+            self.buffer.clear()
             self.conn.commit()  # temp tables only: keeps no lock on the live tables
 
     def discard_days(self, mapping: str, first: date, last: date) -> None:
         """Forget what a failed attempt staged for these days (before a retry)."""
-        self.buffer = []
+        self.buffer.clear()
         self.conn.execute(
             delete(self.table).where(
                 self.table.c.mapping == mapping,
@@ -148,9 +188,17 @@ class StageWriter:
         self.conn.commit()
 
 
+# Rows per SQLite INSERT statement (10 columns: 5,000 parameters, far below SQLite's
+# default limit of 32,766). One multi-row statement instead of an executemany of single
+# rows: SQLite's driver lets go of the GIL around every statement it steps, and each time
+# the fetch threads (parsing Pendo's JSON) may keep it for up to the interpreter's switch
+# interval — per row, that made staging several times slower than the insert itself.
+SQLITE_ROWS_PER_INSERT = 500
+
+
 def _bulk_insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     """Driver-level bulk insert: SQLAlchemy's per-row parameter handling costs more than
-    the insert itself at a million rows. PostgreSQL gets COPY, SQLite one executemany."""
+    the insert itself at a million rows. PostgreSQL gets COPY, SQLite multi-row INSERTs."""
     cols = [c.name for c in table.columns]
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
@@ -159,10 +207,13 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) ->
             for row in rows:
                 copy.write_row(row)
         return
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    one = "(" + ", ".join("?" * len(cols)) + ")"
+    head = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
     cur = raw.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(sql, rows)
+        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+            part = rows[start : start + SQLITE_ROWS_PER_INSERT]
+            cur.execute(head + ", ".join([one] * len(part)), list(chain.from_iterable(part)))
     finally:
         cur.close()
 
@@ -214,6 +265,7 @@ def apply_activities(
             .select_from(_with_users())
             .where(s.mapping == mapping, s.end_user_id.is_not(None))
             .group_by(s.mapping, uid, s.app_id, s.day)
+            .order_by(s.mapping, uid, s.app_id, s.day)
         )
     else:
         act = (
@@ -229,6 +281,7 @@ def apply_activities(
             )
             .select_from(_with_users())
             .where(s.mapping == mapping, s.end_user_id.is_not(None), true())
+            .order_by(s.mapping, uid, s.app_id, s.day)
         )
     cols = ["mapping", "end_user_id", "app_id", "day", "company_external_id"]
     cols += ["events", "minutes", "passive"]
@@ -281,13 +334,6 @@ def _rows(conn: Connection, result: Any, sel: Any) -> int:
     if result.rowcount is not None and result.rowcount >= 0:
         return int(result.rowcount)
     return int(conn.execute(select(func.count()).select_from(sel.subquery())).scalar_one())
-
-
-def analyze(conn: Connection) -> None:
-    """Temp tables have no statistics: without them PostgreSQL plans the big GROUP BY blind."""
-    if conn.dialect.name == "postgresql":
-        for table in _STAGES:
-            conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:

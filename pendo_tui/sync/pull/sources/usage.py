@@ -27,47 +27,76 @@ CoreReader = Callable[[dict[str, Any], date], None]
 
 
 class MappingRoute:
-    """One page/feature mapping's share of a usage scan: rows → staged activities."""
+    """One page/feature mapping's share of a usage scan: rows → staged activities.
+
+    ``take`` runs once per fetched row (a million for a large backfill), so what is the
+    same for every row of a visitor (its placement, end user, company) or of an app (its
+    metric key) is worked out once and kept; the row adds only its day and counts.
+    """
 
     def __init__(self, job: Job, ctx: BatchContext) -> None:
         self.job = job
         self.ctx = ctx
-        self.cache: Cache = {}
+        self.cache: Cache = {}  # placer's cache: visitor → (placement, facts)
+        # visitorId as fetched → (end-user id, company, target object id); None = dropped
+        self.visitor_parts: dict[Any, tuple[Any, Any, Any] | None] = {}
         self.app_keys: dict[Any, tuple[str, str, str]] = {}  # appId → (app_id, metric, series)
+        self.staged = ctx.activity.buffer
 
     def take(self, row: dict[str, Any], day: date, day_value: Any) -> None:
-        job, m, placer = self.job, self.job.mapping, self.ctx.placer
-        if job.error is not None or day not in job.window:
+        job = self.job
+        w = job.window
+        if job.error is not None or not w.first_day <= day <= w.last_day:
             return
         job.result.rows_fetched += 1
-        where, facts = placer.place(job, self.cache, row, activities=True)
-        if where.dropped is not None:
+        vid = row.get("visitorId")
+        parts = self.visitor_parts.get(vid, _UNSEEN)
+        if parts is _UNSEEN:
+            parts = self.visitor_parts[vid] = self._visitor(row)
+        if parts is None:  # dropped: counted once per visitor and reason by the placer
             return
-        user = where.end_user
         app = row.get("appId")
         keys = self.app_keys.get(app)
         if keys is None:
+            m = job.mapping
             keys = self.app_keys[app] = (
                 str(app if app is not None else DEFAULT_APP_ID),
-                *placer.metric_key(m, m.metric_name, app),
+                *self.ctx.placer.metric_key(m, m.metric_name, app),
             )
         # raw rollup rows (no group step) name them numEvents/numMinutes
-        events = row.get("events", row.get("numEvents"))
-        minutes = row.get("minutes", row.get("numMinutes"))
-        self.ctx.activity.add_values(
+        events = row.get("events")
+        if events is None:
+            events = row.get("numEvents")
+        minutes = row.get("minutes")
+        if minutes is None:
+            minutes = row.get("numMinutes")
+        self.staged.append(  # the stage writer's buffer: flushed by ``consume``
             (
-                m.name,
-                user.id if user is not None else None,  # None: metric only, no activity
+                job.mapping.name,
+                parts[0],  # None: metric only, no activity
                 keys[0],
                 day_value,
-                facts.company_id or (user.company_external_id if user else None),
+                parts[1],
                 int(events or 0),
                 int(minutes or 0),
-                where.object_id,
+                parts[2],
                 keys[1],
                 keys[2],
             )
         )
+
+    def _visitor(self, row: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+        """The placer's decision for this row's visitor, as the parts every one of its rows
+        stages (None: the visitor is dropped)."""
+        where, facts = self.ctx.placer.place(self.job, self.cache, row, activities=True)
+        if where.dropped is not None:
+            return None
+        user = where.end_user
+        company = facts.company_id or (user.company_external_id if user else None)
+        return (user.id if user is not None else None), company, where.object_id
+
+
+_UNSEEN: Any = object()
 
 
 @dataclass
@@ -156,22 +185,26 @@ class UsageGroup:
             return ctx.client.aggregate(steps, name=name)
 
         def consume(rows: Rows, w: SyncWindow) -> None:
+            first, last = w.first_day, w.last_day
+            routes, core = self.routes, self.core
             for row in rows:
                 ms = row.get("day") or 0
                 hit = days.get(ms)
                 if hit is None:
                     d = day_of_ms(ms, tz)
                     hit = days[ms] = (d, ctx.activity.day_value(d))
-                if hit[0] not in w:
+                day = hit[0]
+                if not first <= day <= last:
                     continue
                 oid = row.get(id_field)
                 # a one-id call asked for that id only: a row without the field is its
-                key = str(oid) if oid is not None else only
-                for route in self.routes.get(key, ()):
-                    route.take(row, *hit)
-                for core in self.core:
-                    if key in core.ids and hit[0] in core.window and core.job.error is None:
-                        core.read(row, hit[0])
+                key = oid if type(oid) is str else (str(oid) if oid is not None else only)
+                for route in routes.get(key, ()):
+                    route.take(row, day, hit[1])
+                for c in core:
+                    if key in c.ids and day in c.window and c.job.error is None:
+                        c.read(row, day)
+            ctx.activity.flush_if_full()
 
         def discard(w: SyncWindow) -> None:
             names = [j.name for j in jobs if j.mapping.kind != "pes"]
