@@ -35,6 +35,8 @@ def test_page_mapping_matches_raw_events(sim, client, store):
     expected = {("dash", "company", acc, day): float(v) for (acc, day), v in metric.items()}
     assert stored_metrics(store, "dash") == expected
     assert result.activities_written == len(acts)
+    assert result.metrics_written == len(expected)  # the driver's count, on both stores
+    assert result.rows_written == len(acts) + len(expected)
     assert result.skipped["anonymous"] >= 1 and result.skipped["no_company_id"] >= 1
     assert result.first_day == first.isoformat() and result.last_day == last.isoformat()
 

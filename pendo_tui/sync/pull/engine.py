@@ -324,12 +324,11 @@ class PullEngine:
                     _count_skips(job)
                 st.index_stage(conn)
                 applier = Applier(self.config, self.store, index, self.progress)
-                if resync:
-                    applier.apply(conn, jobs, resync=True)
-                else:
-                    for job in jobs:
-                        if job.error is None:
-                            applier.apply(conn, [job], resync=False)
+                # one transaction for every mapping whose calls all succeeded (Re-sync
+                # all: every mapping, or it failed above); a failed one is left out
+                done = [job for job in jobs if job.error is None]
+                if done:
+                    applier.apply(conn, done, resync=resync)
             finally:
                 conn.rollback()
                 st.drop_stage(conn)

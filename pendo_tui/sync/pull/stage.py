@@ -90,20 +90,7 @@ def _insert(conn: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
-# Working memory for the apply's sorts and index updates, for this connection only while a
-# batch is staged (measured on 1M rows: SQLite's default 2 MB page cache makes the apply
-# thrash; PostgreSQL's default 4 MB work_mem sorts the staged rows on disk). Bounded: the
-# page cache is at most this size, whatever the row count (bench/RESULTS.md, "pull").
-SQLITE_CACHE_KIB = 16_384
-PG_WORK_MEM = "64MB"
-
-
 def create_stage(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        conn.exec_driver_sql(f"PRAGMA temp.cache_size=-{SQLITE_CACHE_KIB}")
-    else:
-        conn.exec_driver_sql(f"SET work_mem = '{PG_WORK_MEM}'")
     for table in _STAGES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
@@ -113,11 +100,6 @@ def create_stage(conn: Connection) -> None:
 def drop_stage(conn: Connection) -> None:
     for table in _STAGES:
         table.drop(conn, checkfirst=True)
-    if conn.dialect.name == "sqlite":  # pooled connections go back with the defaults
-        conn.exec_driver_sql("PRAGMA cache_size=-2000")
-        conn.exec_driver_sql("PRAGMA temp.cache_size=-2000")
-    else:
-        conn.exec_driver_sql("RESET work_mem")
     conn.commit()
 
 
@@ -290,7 +272,7 @@ def apply_activities(
         index_elements=["mapping", "end_user_id", "app_id", "day"],
         set_={c: getattr(ins.excluded, c) for c in cols[4:]},
     )
-    n = _rows(conn, conn.execute(ins), act)
+    n = _rows(conn, conn.execute(ins, execution_options=_ROWCOUNT), act)
 
     met = (
         select(
@@ -326,7 +308,12 @@ def _upsert_metrics(conn: Connection, sel: Any) -> int:
         index_elements=["metric", "object_type", "object_id", "day", "app_id"],
         set_={"value": ins.excluded.value, "mapping": ins.excluded.mapping},
     )
-    return _rows(conn, conn.execute(ins), sel)
+    return _rows(conn, conn.execute(ins, execution_options=_ROWCOUNT), sel)
+
+
+# SQLAlchemy reports -1 rows for INSERT .. SELECT unless asked to keep the driver's count
+# (psycopg knows it); without it every apply counted its rows again with a second query.
+_ROWCOUNT = {"preserve_rowcount": True}
 
 
 def _rows(conn: Connection, result: Any, sel: Any) -> int:
@@ -336,19 +323,19 @@ def _rows(conn: Connection, result: Any, sel: Any) -> int:
     return int(conn.execute(select(func.count()).select_from(sel.subquery())).scalar_one())
 
 
-def last_days(conn: Connection, mapping: str) -> tuple[dict[int, date], dict[str, date]]:
-    """Latest active day per end user and per company in a mapping's staged rows."""
+def last_days(conn: Connection, mappings: Sequence[str]) -> tuple[dict[int, date], dict[str, date]]:
+    """Latest active day per end user and per company in these mappings' staged rows."""
     s = stage_activity.c
     uid = _user_id()
     users = conn.execute(
         select(uid, func.max(s.day))
         .select_from(_with_users())
-        .where(s.mapping == mapping, s.end_user_id.is_not(None))
+        .where(s.mapping.in_(mappings), s.end_user_id.is_not(None))
         .group_by(uid)
     )
     comps = conn.execute(
         select(s.company_external_id, func.max(s.day))
-        .where(s.mapping == mapping, s.company_external_id.is_not(None))
+        .where(s.mapping.in_(mappings), s.company_external_id.is_not(None))
         .group_by(s.company_external_id)
     )
     return dict(users.all()), dict(comps.all())
