@@ -311,7 +311,8 @@ def _run_pulls(
             if persister:
                 _safe(persister.flush)
         return
-    # Sync now: the mappings are read together (shared calls), each commits on its own.
+    # Sync now: the mappings are read together (shared calls); those whose calls all
+    # succeeded commit in one transaction, a failed one is left out untouched.
     try:
         # calls not made for one scan (report definitions …) name the whole batch
         with request_source("pull " + ", ".join(m.name for m in pulls)):

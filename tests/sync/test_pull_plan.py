@@ -241,3 +241,39 @@ def test_mappings_with_different_windows_share_calls_correctly(sim, client, stor
             assert stored_activities(store, m.name) == stored_activities(alone, m.name), m.name
             assert stored_metrics(store, m.name) == stored_metrics(alone, m.name), m.name
             assert stored_activities(alone, m.name)
+
+
+def test_sync_now_leaves_out_a_failed_mapping_and_commits_the_others(sim, client, store, tmp_path):
+    """The mappings of a batch whose calls succeeded commit (together); one whose call
+    failed for good keeps its earlier data and cursor, and says why."""
+    from datetime import timedelta
+
+    from pendo_tui.errors import PendoTuiError
+    from pendo_tui.sync.pull.apply import read_state
+
+    ds = sim.dataset
+    report = ds.find("reports", "Account usage - last 7 days")
+    pulls = [
+        {"name": "dash", "kind": "page", "id": ds.find("pages", "Dashboard")["id"]},
+        {"name": "rep", "kind": "report", "id": report["id"], "columns": {"numEvents": "rep"}},
+    ]
+    config = make_config(sim, pulls, pendo={"days_to_sync": 20})
+    yesterday = ds.today - timedelta(days=1)
+    PullEngine(config, client, store, today=yesterday).sync_many(config.pull)
+    rep_before = stored_metrics(store, "rep")
+    assert rep_before, "the report must have stored something for this test to mean anything"
+    rep_cursor = read_state(store, "rep")[0]
+
+    sim.faults.add("report", status=500, times=None)  # the report call fails for good
+    results = PullEngine(config, client, store, today=ds.today).sync_many(config.pull)
+    sim.faults.clear()
+
+    assert isinstance(results[1], PendoTuiError), results
+    assert not isinstance(results[0], Exception), results
+    acts, mets = _solo(sim, config, config.pull[0], tmp_path)
+    first = ds.today - timedelta(days=20)  # the first sync also stored the day before
+    assert {k: v for k, v in stored_activities(store, "dash").items() if k[2] >= first} == acts
+    assert {k: v for k, v in stored_metrics(store, "dash").items() if k[3] >= first} == mets
+    assert acts and read_state(store, "dash")[0] == ds.today - timedelta(days=1)
+    assert stored_metrics(store, "rep") == rep_before  # untouched
+    assert read_state(store, "rep")[0] == rep_cursor

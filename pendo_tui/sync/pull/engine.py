@@ -7,8 +7,8 @@ the live tables as they were; a re-read upserts on natural keys, so rerunning a 
 gives the same store.
 
 - ``sync(mapping)``        — Sync now: from the cursor to yesterday; upserts, deletes nothing.
-- ``sync_many(mappings)``  — Sync now of several mappings read together; each mapping
-  commits on its own (all or nothing), a failed one does not stop the others.
+- ``sync_many(mappings)``  — Sync now of several mappings read together; those whose calls
+  all succeeded commit in one transaction, a failed one is left out untouched.
 - ``resync_all(ms)``       — every mapping rebuilt from ``days_to_sync`` ago, in one
   transaction that also deletes their old rows.
 """
