@@ -9,15 +9,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static, Switch, TextArea
 
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.sync.session import EngineSession
 from pendo_tui.tui.engine_access import engine, guard
 from pendo_tui.tui.state import AppState
-from pendo_tui.tui.widgets.form_row import FormRow, first_error_row, reveal, show_errors
+from pendo_tui.tui.widgets.editor_form import EditorForm
+from pendo_tui.tui.widgets.form_row import FormRow
 from pendo_tui.tui.widgets.picker import PickerModal
 
 KINDS = [
@@ -95,7 +94,8 @@ def format_columns(columns: dict[str, str]) -> str:
     return ", ".join(f"{c} = {m}" for c, m in columns.items())
 
 
-class PullEditor(ModalScreen[bool]):
+class PullEditor(EditorForm):
+    PREFIX = "pe"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save_mapping", "Save mapping"),
@@ -327,27 +327,6 @@ class PullEditor(ModalScreen[bool]):
         patch = self._patch(data)
         return self.state.propose(patch) if apply else self.state.validate(patch)
 
-    def _show(self, errors: dict[str, str]) -> list[str]:
-        rest = show_errors(self, errors)
-        box = self.query_one("#pe-errors", Static)
-        box.update(Text("\n".join(rest)))
-        box.display = bool(rest)
-        return rest
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    @on(Switch.Changed)
-    @on(TextArea.Changed)
-    def _recheck(self) -> None:
-        """Once a save was refused, each edit re-validates: a fixed error clears at once."""
-        if not self._tried or not self.is_attached:
-            return
-        try:
-            self.kind = str(self.query_one("#pe-kind", Select).value)
-            self._show(self._errors(apply=False))
-        except NoMatches:  # a change queued while the editor was closing
-            return
-
     @on(Button.Pressed, "#pe-save")
     def action_save_mapping(self) -> None:
         data = self.collect()
@@ -389,17 +368,7 @@ class PullEditor(ModalScreen[bool]):
     def _save(self, data: dict[str, Any]) -> None:
         """Save ``data`` if it holds no problem; else show each next to its field."""
         errors = self._errors(apply=True, data=data)
-        rest = self._show(errors)
-        if not errors:
-            self._tried = False
-            self.dismiss(True)
-            return
-        self._tried = True
-        row = first_error_row(self)
-        if row is not None:  # the first bad field, in view, cursor in it
-            reveal(row)
-        elif rest:
-            self.query_one("#pe-errors", Static).scroll_visible(animate=False)
+        self._close_or_point(errors)
 
     @on(Button.Pressed, "#pe-cancel")
     def action_cancel(self) -> None:

@@ -6,13 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Select, Static, Switch
 
@@ -20,7 +17,8 @@ from pendo_tui.config.model import ModelSource
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.tui.engine_access import engine, guard
 from pendo_tui.tui.state import AppState
-from pendo_tui.tui.widgets.form_row import FormRow, first_error_row, reveal, show_errors
+from pendo_tui.tui.widgets.editor_form import EditorForm
+from pendo_tui.tui.widgets.form_row import FormRow
 from pendo_tui.tui.widgets.pull_editor import (
     format_columns,
     list_problem,
@@ -39,7 +37,8 @@ OBJECT_FIELDS = ("match", "group", "fields", "create_missing_fields")
 COLUMN_INPUTS = ("primary_key", "event_column", "timestamp", "visitor_id", "account_id", "match")
 
 
-class PushEditor(ModalScreen[bool]):
+class PushEditor(EditorForm):
+    PREFIX = "ps"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save_sync", "Save sync"),
@@ -277,26 +276,6 @@ class PushEditor(ModalScreen[bool]):
             push[self.index] = self.collect()
         return {"push": push}
 
-    def _show(self, errors: dict[str, str]) -> list[str]:
-        rest = show_errors(self, errors)
-        box = self.query_one("#ps-errors", Static)
-        box.update(Text("\n".join(rest)))
-        box.display = bool(rest)
-        return rest
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    @on(Switch.Changed)
-    def _recheck(self) -> None:
-        """Once a save was refused, each edit re-validates: a fixed error clears at once."""
-        if not self._tried or not self.is_attached:
-            return
-        try:
-            self.kind = str(self.query_one("#ps-kind", Select).value)
-            self._show(self._errors(apply=False))
-        except NoMatches:  # a change queued while the editor was closing
-            return
-
     def _list_errors(self) -> dict[str, str]:
         """Lists the form would otherwise save other than typed (a name twice, an empty side)."""
         base = f"push.{self.pos}"
@@ -318,17 +297,7 @@ class PushEditor(ModalScreen[bool]):
     @on(Button.Pressed, "#ps-save")
     def action_save_sync(self) -> None:
         errors = self._errors(apply=True)
-        rest = self._show(errors)
-        if not errors:
-            self._tried = False
-            self.dismiss(True)
-            return
-        self._tried = True
-        row = first_error_row(self)
-        if row is not None:  # the first bad field, in view, cursor in it
-            reveal(row)
-        elif rest:
-            self.query_one("#ps-errors", Static).scroll_visible(animate=False)
+        self._close_or_point(errors)
 
     @on(Button.Pressed, "#ps-cancel")
     def action_cancel(self) -> None:
