@@ -309,3 +309,35 @@ def test_without_timezone_days_still_match_and_last_two_are_reread(sim, client, 
     again = eng.sync(config.pull[0])
     assert (again.first_day, again.days) == ((ds.today - timedelta(days=2)).isoformat(), 2)
     assert stored_activities(store, "dash") == acts
+
+
+def test_sqlite_with_a_low_parameter_limit_stages_everything(sim, client, tmp_path):
+    """SQLite before 3.32 takes at most 999 parameters a statement (and a build may take
+    fewer): the staging inserts fit under whatever limit the linked SQLite has, and store
+    the same rows. 200 here: 20 staged rows a statement, several statements."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from pendo_tui.store.db import open_store
+
+    page = sim.dataset.find("pages", "Dashboard")
+    pull = [{"name": "dash", "kind": "page", "id": page["id"], "object": "end_user"}]
+    stores = {}
+    for label, limit in (("default", None), ("low", 200)):
+        store = open_store(f"sqlite:///{tmp_path / label / 'pendo.db'}")
+        if limit is not None:
+            event.listen(
+                store.engine,
+                "connect",
+                lambda dbapi, _rec, n=limit: dbapi.setlimit(
+                    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, n
+                ),
+            )
+            store.engine.dispose()  # connections made before the listener go
+        config, eng = engine(sim, client, store, pull)
+        result = eng.sync(config.pull[0])
+        assert result.activities_written > 40, "enough rows for several statements"
+        stores[label] = (stored_activities(store, "dash"), stored_metrics(store, "dash"))
+        store.close()
+    assert stores["low"] == stores["default"]

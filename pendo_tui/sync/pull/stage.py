@@ -9,6 +9,7 @@ re-read of the same days never duplicates (upsert on natural keys).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
 from itertools import chain
@@ -170,11 +171,12 @@ class StageWriter:
         self.conn.commit()
 
 
-# Rows per SQLite INSERT statement (10 columns: 5,000 parameters, far below SQLite's
-# default limit of 32,766). One multi-row statement instead of an executemany of single
-# rows: SQLite's driver lets go of the GIL around every statement it steps, and each time
-# the fetch threads (parsing Pendo's JSON) may keep it for up to the interpreter's switch
-# interval — per row, that made staging several times slower than the insert itself.
+# Rows per SQLite INSERT statement (10 columns: 5,000 parameters), fewer where the linked
+# SQLite allows fewer parameters (999 before 3.32). One multi-row statement instead of an
+# executemany of single rows: SQLite's driver lets go of the GIL around every statement it
+# steps, and each time the fetch threads (parsing Pendo's JSON) may keep it for up to the
+# interpreter's switch interval — per row, that made staging several times slower than
+# the insert itself.
 SQLITE_ROWS_PER_INSERT = 500
 
 
@@ -191,10 +193,12 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) ->
         return
     one = "(" + ", ".join("?" * len(cols)) + ")"
     head = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+    step = max(1, min(SQLITE_ROWS_PER_INSERT, limit // len(cols)))
     cur = raw.cursor()  # type: ignore[union-attr]
     try:
-        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-            part = rows[start : start + SQLITE_ROWS_PER_INSERT]
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
             cur.execute(head + ", ".join([one] * len(part)), list(chain.from_iterable(part)))
     finally:
         cur.close()
