@@ -9,11 +9,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from pendo_tui.config.model import PushSync
+from pendo_tui.pendo.requestlog import current_source, inherit_source
 from pendo_tui.sync.ports import PendoApi, StoreApi
 from pendo_tui.sync.progress import ProgressCallback, ProgressEvent, emit
 from pendo_tui.sync.push.keys import InvalidKey, canonical_key
@@ -30,6 +32,17 @@ PROGRESS_EVERY_S = 0.25
 SENT_THIS_RUN = KeyState(None, "this_run")
 # Key of a row the model reader could not shape (ragged CSV): (reason, message).
 ROW_PROBLEM = "\x00row_problem"
+
+
+def sending_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A pool whose workers' Pendo calls carry the calling thread's request source, so
+    the debugger names this sync on each call."""
+    return ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix=name,
+        initializer=inherit_source,
+        initargs=(current_source(),),
+    )
 
 
 def as_id(value: Any) -> str | None:

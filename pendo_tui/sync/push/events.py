@@ -24,15 +24,19 @@ import queue
 import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import PendoTuiError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, NetworkError, ServerError
-from pendo_tui.pendo.requestlog import current_source, inherit_source
 from pendo_tui.sync.push.checks import BadValue, RowChecks
-from pendo_tui.sync.push.common import SENT_THIS_RUN, PushContext, as_id, keyed_rows
+from pendo_tui.sync.push.common import (
+    SENT_THIS_RUN,
+    PushContext,
+    as_id,
+    keyed_rows,
+    sending_pool,
+)
 from pendo_tui.sync.push.state import (
     DELIVERED,
     IN_FLIGHT,
@@ -238,12 +242,7 @@ def push_events(ctx: PushContext, events: Iterator[PlannedEvent]) -> None:
         else:
             outcomes.put(_Outcome(event, None))
 
-    with ThreadPoolExecutor(
-        max_workers=s.concurrency,
-        thread_name_prefix="push-track",
-        initializer=inherit_source,  # the debugger names this sync on each call
-        initargs=(current_source(),),
-    ) as pool:
+    with sending_pool(s.concurrency, "push-track") as pool:
         while True:
             fresh: list[PlannedEvent] = []
             # Refill only when a few slots are free: one state commit then covers several

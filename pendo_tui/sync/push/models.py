@@ -204,12 +204,10 @@ class ModelReader:
             with self._csv_records() as (header, _):
                 cols = list(header)
         else:
-            query = (self.source.query or "").strip().rstrip(";")
             with self._engine() as engine:
                 try:
                     with engine.connect() as conn:
-                        probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
-                        cols = list(conn.execute(probe).keys())
+                        cols = self._probe_columns(conn)
                 except SQLAlchemyError as exc:
                     raise self._query_error(exc) from None
         if required:
@@ -274,16 +272,21 @@ class ModelReader:
         examples = [(k, n, forms[k] if any(f != k for f in forms[k]) else []) for k, n in top]
         raise self._duplicates(examples, len(dupes))
 
+    def _subquery(self) -> str:
+        """The model's query as a subquery: a trailing ";" would be a syntax error there."""
+        return (self.source.query or "").strip().rstrip(";")
+
+    def _probe_columns(self, conn: Any) -> list[str]:
+        """The model's columns: a false WHERE runs the query without reading its rows."""
+        probe = text(f"SELECT * FROM ({self._subquery()}) AS m WHERE 1 = 0")
+        return list(conn.execute(probe).keys())
+
     def _check_sql(self, primary_key: str, required: list[str]) -> int | None:
-        # The model becomes a subquery, where a trailing ";" would be a syntax error.
-        query = (self.source.query or "").strip().rstrip(";")
+        query = self._subquery()
         with self._engine() as engine:
             try:
                 with engine.connect() as conn:
-                    # A false WHERE gives the model's columns without reading its rows.
-                    probe = text(f"SELECT * FROM ({query}) AS m WHERE 1 = 0")
-                    cols = list(conn.execute(probe).keys())
-                    self._require(cols, [primary_key, *required])
+                    self._require(self._probe_columns(conn), [primary_key, *required])
                     sub = text(query).columns(column(primary_key)).subquery("m")
                     keys_only = select(sub.c[primary_key])
 

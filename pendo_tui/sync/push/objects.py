@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from operator import attrgetter
@@ -23,9 +23,8 @@ from typing import Any, NamedTuple
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ConfigError
 from pendo_tui.pendo.errors import AuthError, BadRequestError, PendoError
-from pendo_tui.pendo.requestlog import current_source, inherit_source
 from pendo_tui.sync.push.checks import MAX_REQUEST_CHARS, NUMERIC_TYPES, BadValue, RowChecks
-from pendo_tui.sync.push.common import PushContext, as_id, keyed_rows
+from pendo_tui.sync.push.common import PushContext, as_id, keyed_rows, sending_pool
 from pendo_tui.sync.push.state import (
     DELIVERED,
     MISSING,
@@ -232,12 +231,7 @@ def push_objects(ctx: PushContext, writes: Iterator[PlannedWrite]) -> None:
     batches = _batches(first, writes, s.batch_size)
     pending: dict[Future[BatchOutcome], list[PlannedWrite]] = {}
     fatal: BaseException | None = None
-    with ThreadPoolExecutor(
-        max_workers=s.concurrency,
-        thread_name_prefix="push-meta",
-        initializer=inherit_source,  # the debugger names this sync on each call
-        initargs=(current_source(),),
-    ) as pool:
+    with sending_pool(s.concurrency, "push-meta") as pool:
         while True:
             while fatal is None and len(pending) < s.concurrency:
                 try:
