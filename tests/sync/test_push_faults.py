@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +18,7 @@ from test_push_support import (
     events_sync,
     known_visitors,
     make_db,
+    push_and_kill,
     state_rows,
     visitor_sync,
 )
@@ -99,27 +96,7 @@ def test_sigkill_mid_push_loses_nothing_and_duplicates_only_in_flight(fresh_sim,
     open_store(store_url).close()
     fresh_sim.faults.add("track", latency=0.004, times=None)  # slow enough to kill mid-way
     args = [fresh_sim.base_url, fresh_sim.keys.write, fresh_sim.keys.track, store_url, model_url]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args, str(concurrency)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(fresh_sim.state.track_events) < n // 4 and time.monotonic() < deadline:
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            time.sleep(0.01)
-        assert len(fresh_sim.state.track_events) >= n // 4, "push did not get going in 30 s"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
-    time.sleep(0.2)  # let requests already on the wire land in the simulator
+    push_and_kill(fresh_sim, [CHILD, *args, str(concurrency)], n // 4, 30)
     delivered_at_kill = len(fresh_sim.state.track_events)
     assert delivered_at_kill < n, "the push finished before the kill; slow it down"
 

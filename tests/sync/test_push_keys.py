@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +27,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).parent))
 
 import test_push_support as sup
-from test_push_support import engine, make_db, state_rows, writes
+from test_push_support import engine, make_db, push_and_kill, state_rows, writes
 
 from pendo_tui.config.model import PushSync
 from pendo_tui.errors import ExitCode
@@ -334,28 +331,9 @@ def test_sigkill_mid_push_sends_each_key_form_at_most_once(
     open_store(store_url).close()
     fresh_sim.faults.add("track", latency=0.004, times=None)  # slow enough to kill mid-way
     args = [fresh_sim.base_url, fresh_sim.keys.write, fresh_sim.keys.track, store_url]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args, json.dumps(sync.model_dump()), policy],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    push_and_kill(
+        fresh_sim, [CHILD, *args, json.dumps(sync.model_dump()), policy], len(keys) // 4, 60
     )
-    target = len(keys) // 4
-    try:
-        deadline = time.monotonic() + 60
-        while len(fresh_sim.state.track_events) < target and time.monotonic() < deadline:
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            time.sleep(0.01)
-        assert len(fresh_sim.state.track_events) >= target, "push did not get going in 60 s"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
-    time.sleep(0.2)  # let requests already on the wire land in the simulator
     assert len(fresh_sim.state.track_events) < len(keys), "finished before the kill"
     fresh_sim.faults.clear()
 

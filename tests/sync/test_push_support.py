@@ -6,7 +6,11 @@ and model databases. Nothing of our own code is mocked.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +145,27 @@ def writes(sim: Simulator) -> int:
     """Write calls the simulator received (metadata values and track events)."""
     r = sim.state.requests
     return r["metadata"] + r["track"]
+
+
+def push_and_kill(sim: Simulator, argv: list[str], until: int, within: float) -> None:
+    """Run a push child (``python -c *argv``) and SIGKILL it once ``until`` events reached
+    the simulator (waiting at most ``within`` seconds); then let the requests already on
+    the wire land."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + within
+        while len(sim.state.track_events) < until and time.monotonic() < deadline:
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            time.sleep(0.01)
+        assert len(sim.state.track_events) >= until, f"push did not get going in {within:g} s"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    time.sleep(0.2)  # let requests already on the wire land in the simulator
