@@ -133,17 +133,23 @@ def test_item_notes_give_reasons_examples_and_warnings() -> None:
     ]
 
 
+async def _sync_all(pilot: Any, app: PendoTuiApp) -> RunPane:
+    """Open the Run pane, press Sync all, and wait for that first run to finish."""
+    await pilot.press("f8")
+    assert await wait_for(pilot, lambda: app.panes_ready)
+    run = app.query_one(RunPane)
+    await pilot.click("#run-sync-all")
+    assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+    return run
+
+
 async def test_run_pane_says_why_rows_were_skipped_and_where_the_store_is(
     demo_app: PendoTuiApp, tmp_path: Path
 ) -> None:
     url = demo_app.state.config.store.url
     assert url is not None
     async with demo_app.run_test(size=SIZE) as pilot:
-        await pilot.press("f8")
-        assert await wait_for(pilot, lambda: demo_app.panes_ready)
-        run = demo_app.query_one(RunPane)
-        await pilot.click("#run-sync-all")
-        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        run = await _sync_all(pilot, demo_app)
         notes = str(demo_app.query_one("#run-notes").render())
         status = str(demo_app.query_one("#run-status").render())
         messages = {
@@ -181,11 +187,7 @@ async def test_debugger_names_the_mapping_or_sync_behind_each_call(
     url = demo_app.state.config.store.url
     assert url is not None
     async with demo_app.run_test(size=SIZE) as pilot:
-        await pilot.press("f8")
-        assert await wait_for(pilot, lambda: demo_app.panes_ready)
-        run = demo_app.query_one(RunPane)
-        await pilot.click("#run-sync-all")
-        assert await wait_for(pilot, lambda: run.runs_finished == 1, RUN_TIMEOUT)
+        await _sync_all(pilot, demo_app)
         await pilot.press("f9")
         table = demo_app.query_one("#dbg-table", DataTable)
         dbg = demo_app.query_one(DebuggerPane)
