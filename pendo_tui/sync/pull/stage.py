@@ -136,18 +136,13 @@ class StageWriter:
 
     def add(self, row: dict[str, Any]) -> None:
         row = {**row, "day": self.day_value(row["day"])}
-        self.add_values(tuple(row[c] for c in self.columns))
-
-    def add_values(self, values: tuple[Any, ...]) -> None:
-        """Values in column order, day already through ``day_value``."""
-        self.buffer.append(values)
-        if len(self.buffer) >= self.batch_rows:
-            self.flush()
+        self.buffer.append(tuple(row[c] for c in self.columns))
+        self.flush_if_full()
 
     def flush_if_full(self) -> None:
-        """For the hottest path, which appends to ``buffer`` (always the same list) itself
-        and calls this once per fetched batch: the buffer passes ``batch_rows`` by at most
-        a batch."""
+        """Write the buffer once it holds ``batch_rows``. The usage hot path appends to
+        ``buffer`` (always the same list) itself and calls this once per fetched batch, so
+        there the buffer passes ``batch_rows`` by at most a batch."""
         if len(self.buffer) >= self.batch_rows:
             self.flush()
 
