@@ -247,6 +247,10 @@ def _sqlite_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
+            # First: switching to WAL takes an exclusive lock, and without the timeout set
+            # it gives up after the driver's 5 s default while another process migrates
+            # (seen as a flaky "database is locked" with 4 concurrent first opens).
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if read_only:  # a reader never changes the file, not even its journal mode
                 cur.execute("PRAGMA query_only=ON")
             elif path is not None:
@@ -256,7 +260,6 @@ def _sqlite_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
                 # Spares one fsync per commit (the push engine commits per event group).
                 cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:
             cur.close()
 
