@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from pull_expect import dump
+from sqlalchemy import text
 
 from pendo_tui.config.model import Config
 from pendo_tui.pendo.client import PendoClient
+from pendo_tui.store import schema
 from pendo_tui.store.db import open_store
 from pendo_tui.sync.pull.engine import PullEngine
 
@@ -122,6 +124,10 @@ def test_sigkill_then_rerun_equals_uninterrupted(
         if child.poll() is None:
             child.kill()
     sim.faults.clear()
+    with open_store(url) as store, store.connect() as conn:  # a kill mid-apply rolled back
+        names = {ix.name for ix in schema.activities.indexes}  # the rebuild's index drop too
+        rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+        assert names <= {r[0] for r in rows}
 
     _sync(sim, config, url, together)
     with open_store(url) as store:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pull_expect import make_config, stored_activities, stored_metrics
+from pull_expect import make_config, placed, stored_activities, stored_metrics
+from sqlalchemy import select
 
 from pendo_tui.pendo.client import PendoClient
+from pendo_tui.store import schema
 from pendo_tui.store.db import open_store
 from pendo_tui.sync.pull.engine import PullEngine
 
@@ -128,6 +131,42 @@ def test_a_failing_or_too_large_call_is_split_not_fatal(sim, client, store, tmp_
         acts, mets = _solo(sim, config, m, tmp_path)
         assert stored_activities(store, m.name) == acts and acts, m.name
         assert stored_metrics(store, m.name) == mets, m.name
+
+
+@pytest.mark.parametrize("limit", [None, 10], ids=["whole", "split"])
+def test_last_seen_is_the_latest_active_day_in_the_raw_events(sim, client, store, limit):
+    """Last-seen days come from the rows as routed, or (once a call's rows were discarded
+    for a split) from the staged rows: either way the latest day each visitor and account
+    was active on the mappings' ids, from the raw dataset."""
+    ds = sim.dataset
+    pulls = _two_usage_mappings(sim)
+    config = make_config(sim, pulls, pendo={"days_to_sync": 8, "max_concurrent_calls": 1})
+    limits = {"max_call_rows": limit} if limit else {}
+    eng = PullEngine(config, client, store, today=ds.today, **limits)
+    results = eng.sync_many(config.pull)
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert all(r.splits for r in results) == bool(limit)  # type: ignore[union-attr]
+
+    ids = {("pageId", pulls[0]["id"]), ("featureId", pulls[1]["id"])}
+    first, last = ds.today - timedelta(days=8), ds.today - timedelta(days=1)
+    users: dict = {}
+    accounts: dict = {}
+    for row in ds.events:
+        day = ds.day_of_ms(row["day"])
+        if not placed(row) or not first <= day <= last:
+            continue
+        if any(row.get(field) == value for field, value in ids):
+            users[row["visitorId"]] = max(day, users.get(row["visitorId"], day))
+            accounts[row["accountId"]] = max(day, accounts.get(row["accountId"], day))
+    assert users and accounts
+    u, c = schema.end_users, schema.companies
+    with store.connect() as conn:
+        got_users = conn.execute(select(u.c.external_id, u.c.last_seen, u.c.last_active))
+        got_companies = conn.execute(select(c.c.external_id, c.c.last_seen))
+        seen = {vid: (ls.date(), la.date()) for vid, ls, la in got_users if ls is not None}
+        seen_companies = {acc: ls.date() for acc, ls in got_companies if ls is not None}
+    assert seen == {vid: (day, day) for vid, day in users.items()}
+    assert seen_companies == accounts
 
 
 def test_a_call_that_fails_at_one_day_fails_only_its_mappings(sim, client, store):

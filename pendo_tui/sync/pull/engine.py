@@ -163,12 +163,13 @@ class PullEngine:
         return items, summary
 
     def _context(self, conn: Any, placer: Placer) -> BatchContext:
+        inserter = st.Inserter(conn)  # one writing thread per connection (stage.py)
         ctx = BatchContext(
             config=self.config,
             client=self.client,
             placer=placer,
-            activity=st.StageWriter(conn, st.stage_activity),
-            metric=st.StageWriter(conn, st.stage_metric),
+            activity=st.StageWriter(inserter, st.stage_activity),
+            metric=st.StageWriter(inserter, st.stage_metric),
             max_call_days=self.max_call_days,
             visitors=self._visitors(),
             reports=self._reports,
@@ -302,8 +303,8 @@ class PullEngine:
 
         with self.store.connect() as conn:
             st.create_stage(conn)
+            ctx = self._context(conn, placer)
             try:
-                ctx = self._context(conn, placer)
                 plan = build_plan(jobs, ctx, failed)
                 runner = ScanRunner(
                     self.max_concurrent,
@@ -319,7 +320,7 @@ class PullEngine:
                         source.finish()
                     except PendoTuiError as exc:
                         failed(source.job, exc)
-                ctx.flush()
+                ctx.flush(wait=True)
                 for job in jobs:
                     _count_skips(job)
                 st.index_stage(conn)
@@ -330,6 +331,7 @@ class PullEngine:
                 if done:
                     applier.apply(conn, done, resync=resync)
             finally:
+                ctx.activity.inserter.close()  # the connection is the store thread's again
                 conn.rollback()
                 st.drop_stage(conn)
                 index.created.clear()

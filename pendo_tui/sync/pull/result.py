@@ -47,6 +47,11 @@ class Job:
     unit: str = "visitors"  # what `seen` counts, for the warnings
     merge: bool = False  # two visitors reached one end user: activity keys may repeat
     error: Exception | None = None  # set when one of its calls failed for good
+    # usage kinds: visitor → [end-user id, company, target id, latest day] as its rows were
+    # routed (None: dropped). The apply takes last-seen days from it, and from the staged
+    # rows instead once a failed call's rows were discarded (``days_exact`` False).
+    visitor_days: dict[Any, list[Any] | None] | None = None
+    days_exact: bool = True
     scans_total: int = 0
     scans_done: int = 0
 

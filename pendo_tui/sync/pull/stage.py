@@ -9,10 +9,14 @@ re-read of the same days never duplicates (upsert on natural keys).
 
 from __future__ import annotations
 
+import queue
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +32,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
     true,
 )
@@ -36,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pendo_tui.store import schema
 
 BATCH_ROWS = 5_000
+_MAPPING = itemgetter(0)
 
 _meta = MetaData()
 
@@ -118,17 +124,93 @@ def index_stage(conn: Connection) -> None:
     conn.commit()
 
 
-class StageWriter:
-    """Buffers staged rows and writes them in batches of ``BATCH_ROWS``."""
+class Inserter:
+    """Writes a batch's staged rows. On PostgreSQL one thread does it, so the COPY (psycopg
+    lets go of the GIL while it sends) overlaps the parsing and routing of the next rows on
+    the store thread: the calls of a 10-mapping, 1M-row backfill took 12.9-13.6 s against
+    15.1-16.9 s inline (bench/RESULTS.md, "Key-ordered applies"). On SQLite the store
+    thread writes inline: its driver takes the GIL back after every statement and waits
+    for it behind the parsing threads, and a writing thread measured no faster.
 
-    def __init__(self, conn: Connection, table: Table, batch_rows: int = BATCH_ROWS) -> None:
+    While the thread may be writing, nothing else uses the connection: every
+    ``StageWriter`` of the connection hands its batches here, and ``wait`` (before any
+    other use of the connection) returns once the batches handed over are written — or
+    raises what failed there. At most one batch waits while another is written: memory
+    stays bounded.
+    """
+
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.background = conn.dialect.name == "postgresql"
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        self._raise()
+        if not self.background:
+            _write(self.conn, table, rows)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="pull stage", daemon=True)
+            self._thread.start()
+        self._queue.put((table, rows))
+
+    def wait(self) -> None:
+        """Block until every handed-over batch is written; raise what failed there."""
+        if self._thread is not None:
+            self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Stop the thread (after the batches already handed over); nothing is raised."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:  # after a failure, later batches are dropped
+                    _write(self.conn, *item)
+            except BaseException as exc:  # handed to the store thread by wait/submit
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+
+def _write(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    # The insert goes through the driver: open SQLAlchemy's transaction first, so that the
+    # caller's rollback after a failure reaches the driver (PostgreSQL refuses every later
+    # statement of a failed transaction until then)
+    if not conn.in_transaction():
+        conn.begin()
+    _bulk_insert(conn, table, rows)
+    conn.commit()  # temp tables only: keeps no lock on the live tables
+
+
+class StageWriter:
+    """Buffers staged rows and hands them to the ``Inserter`` in batches of ``BATCH_ROWS``
+    (rows of one mapping together: each mapping's apply then reads fewer pages)."""
+
+    def __init__(self, inserter: Inserter, table: Table, batch_rows: int = BATCH_ROWS) -> None:
+        self.inserter = inserter
+        self.conn = inserter.conn
         self.table = table
         self.batch_rows = batch_rows
         self.columns = [c.name for c in table.columns]
         self.buffer: list[tuple[Any, ...]] = []
         self.written = 0
-        self._iso_dates = conn.dialect.name == "sqlite"  # SQLAlchemy's Date format there
+        self._iso_dates = self.conn.dialect.name == "sqlite"  # SQLAlchemy's Date format
 
     def day_value(self, day: date) -> Any:
         """How a day is passed to the driver (ISO text for SQLite, a date otherwise)."""
@@ -147,15 +229,17 @@ class StageWriter:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the buffer over to be written (``Inserter.wait``: until it is)."""
         if self.buffer:
-            _bulk_insert(self.conn, self.table, self.buffer)
-            self.written += len(self.buffer)
+            rows = sorted(self.buffer, key=_MAPPING)  # a copy: the buffer list is shared
             self.buffer.clear()
-            self.conn.commit()  # temp tables only: keeps no lock on the live tables
+            self.written += len(rows)
+            self.inserter.submit(self.table, rows)
 
     def discard_days(self, mapping: str, first: date, last: date) -> None:
         """Forget what a failed attempt staged for these days (before a retry)."""
         self.buffer.clear()
+        self.inserter.wait()
         self.conn.execute(
             delete(self.table).where(
                 self.table.c.mapping == mapping,
@@ -212,6 +296,40 @@ def _user_id() -> Any:
 
 def _with_users() -> Any:
     return stage_activity.outerjoin(stage_users, stage_users.c.old == stage_activity.c.end_user_id)
+
+
+# An apply adding at least this share of the rows ``activities`` holds rebuilds its
+# secondary indexes on SQLite instead of updating them row by row (``rebuilt_indexes``).
+REBUILD_SHARE = 0.5
+
+
+@contextmanager
+def rebuilt_indexes(conn: Connection, incoming: int) -> Iterator[None]:
+    """SQLite, large applies: ``activities``' secondary indexes (day, company) are dropped
+    before the writes and built again after them, in the same transaction.
+
+    Rows reach those indexes in random order, and SQLite updating them one row at a time
+    tripled the cost of inserting a million activities (5.4 s against 1.3 s with the key
+    alone, then 1.1 s to build both indexes; bench/RESULTS.md, "Key-ordered applies").
+    Only when ``incoming`` rows are at least ``REBUILD_SHARE`` of the table's (a backfill,
+    a Re-sync all): a daily sync of a few rows into a large table keeps the indexes. Readers
+    keep their snapshot meanwhile (WAL); on failure the rollback restores the indexes.
+    PostgreSQL is left alone: dropping an index there locks readers out until commit."""
+    table = schema.activities
+    indexes = list(table.indexes)
+    if conn.dialect.name != "sqlite" or incoming <= 0 or not indexes:
+        yield
+        return
+    # max(rowid) is read from the table's B-tree end: an estimate of its rows (never under)
+    held = conn.execute(select(func.max(literal_column("rowid"))).select_from(table)).scalar()
+    if incoming < REBUILD_SHARE * (held or 0):
+        yield
+        return
+    for index in indexes:
+        index.drop(conn, checkfirst=True)
+    yield
+    for index in indexes:
+        index.create(conn, checkfirst=True)
 
 
 def delete_mapping_data(conn: Connection, mappings: Sequence[str]) -> None:
@@ -285,6 +403,7 @@ def apply_activities(
         )
         .where(s.mapping == mapping, s.object_id.is_not(None), true())
         .group_by(s.metric, s.object_id, s.day, s.series_app)
+        .order_by(s.metric, s.object_id, s.day, s.series_app)
     )
     return n, _upsert_metrics(conn, met)
 
@@ -296,11 +415,15 @@ def apply_metrics(conn: Connection, mapping: str) -> int:
         select(s.metric, s.object_type, s.object_id, s.day, s.app_id, func.sum(s.value), s.mapping)
         .where(s.mapping == mapping, true())
         .group_by(s.mapping, s.metric, s.object_type, s.object_id, s.day, s.app_id)
+        .order_by(s.metric, s.object_type, s.object_id, s.day, s.app_id)
     )
     return _upsert_metrics(conn, met)
 
 
 def _upsert_metrics(conn: Connection, sel: Any) -> int:
+    """``sel`` is ordered like the metrics key: PostgreSQL's hash aggregate hands rows out in
+    random order, and inserting them so into the key's B-tree took 1.4 s per 100k rows
+    against 0.5 s in key order (EXPLAIN ANALYZE, bench/RESULTS.md "Key-ordered applies")."""
     cols = ["metric", "object_type", "object_id", "day", "app_id", "value", "mapping"]
     ins = _insert(conn, schema.metrics).from_select(cols, sel)
     ins = ins.on_conflict_do_update(

@@ -35,9 +35,12 @@ class BatchContext:
     def tz(self) -> str | None:
         return self.config.pendo.timezone
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = False) -> None:
+        """Hand every buffered row to the inserter; ``wait``: until they are written."""
         self.activity.flush()
         self.metric.flush()
+        if wait:
+            self.activity.inserter.wait()
 
     def discard(self, mappings: list[str], first: Any, last: Any) -> None:
         """Forget what a failed call staged for these mappings and days."""

@@ -38,8 +38,10 @@ class MappingRoute:
         self.job = job
         self.ctx = ctx
         self.cache: Cache = {}  # placer's cache: visitor → (placement, facts)
-        # visitorId as fetched → (end-user id, company, target object id); None = dropped
-        self.visitor_parts: dict[Any, tuple[Any, Any, Any] | None] = {}
+        # visitorId as fetched → [end-user id, company, target object id, latest day];
+        # None = dropped. The latest day is the apply's last-seen source (``Job``).
+        self.visitor_parts: dict[Any, list[Any] | None] = {}
+        job.visitor_days = self.visitor_parts
         self.app_keys: dict[Any, tuple[str, str, str]] = {}  # appId → (app_id, metric, series)
         self.staged = ctx.activity.buffer
 
@@ -55,6 +57,8 @@ class MappingRoute:
             parts = self.visitor_parts[vid] = self._visitor(row)
         if parts is None:  # dropped: counted once per visitor and reason by the placer
             return
+        if day > parts[3]:
+            parts[3] = day
         app = row.get("appId")
         keys = self.app_keys.get(app)
         if keys is None:
@@ -85,15 +89,15 @@ class MappingRoute:
             )
         )
 
-    def _visitor(self, row: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+    def _visitor(self, row: dict[str, Any]) -> list[Any] | None:
         """The placer's decision for this row's visitor, as the parts every one of its rows
-        stages (None: the visitor is dropped)."""
+        stages, and the latest day seen so far (None: the visitor is dropped)."""
         where, facts = self.ctx.placer.place(self.job, self.cache, row, activities=True)
         if where.dropped is not None:
             return None
         user = where.end_user
         company = facts.company_id or (user.company_external_id if user else None)
-        return (user.id if user is not None else None), company, where.object_id
+        return [(user.id if user is not None else None), company, where.object_id, date.min]
 
 
 _UNSEEN: Any = object()
@@ -207,6 +211,8 @@ class UsageGroup:
             ctx.activity.flush_if_full()
 
         def discard(w: SyncWindow) -> None:
+            for job in jobs:  # latest days may come from the discarded rows: ask the stage
+                job.days_exact = False
             names = [j.name for j in jobs if j.mapping.kind != "pes"]
             ctx.discard(names, w.first_day, w.last_day)
 

@@ -1,0 +1,107 @@
+"""The apply's SQLite index rebuild: a large apply drops ``activities``' secondary indexes
+and builds them again in its transaction; a small one keeps them; a failure restores them."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, text
+
+from pendo_tui.store import schema
+from pendo_tui.store.db import open_store
+from pendo_tui.sync.pull import stage as st
+
+INDEXES = {ix.name for ix in schema.activities.indexes}
+BY_DAY = "EXPLAIN QUERY PLAN SELECT * FROM activities WHERE day = '2026-01-02'"
+
+
+def _indexes(conn) -> set[str]:
+    sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activities'"
+    return {r[0] for r in conn.execute(text(sql))} & INDEXES
+
+
+def _fill(conn, n: int, first: int = 0) -> None:
+    if not n:
+        return
+    start = date(2026, 1, 1)
+    rows = [
+        {
+            "mapping": "m",
+            "end_user_id": first + i,
+            "app_id": "-323232",
+            "day": start + timedelta(days=i % 90),
+            "company_external_id": f"c{i % 7}",
+            "events": 1,
+            "minutes": 1,
+            "passive": False,
+        }
+        for i in range(n)
+    ]
+    conn.execute(insert(schema.activities), rows)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path):
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def test_the_schema_names_the_indexes_it_rebuilds():
+    assert len(INDEXES) == 2  # day and company: one added to the schema is rebuilt too
+
+
+@pytest.mark.parametrize(
+    ("held", "incoming", "dropped"),
+    [(0, 10, True), (100, 60, True), (100, 40, False), (100, 0, False)],
+)
+def test_large_applies_rebuild_and_small_ones_keep(sqlite_store, held, incoming, dropped):
+    with sqlite_store.connect() as conn, conn.begin():
+        _fill(conn, held)
+        with st.rebuilt_indexes(conn, incoming):
+            assert _indexes(conn) == (set() if dropped else INDEXES)
+            _fill(conn, incoming, first=held)
+        assert _indexes(conn) == INDEXES
+    with sqlite_store.connect() as conn:  # committed with them, and used
+        assert _indexes(conn) == INDEXES
+        assert "ix_activities_day" in " ".join(str(r) for r in conn.execute(text(BY_DAY)))
+        count = conn.execute(text("SELECT count(*) FROM activities")).scalar()
+        assert count == held + incoming
+
+
+def test_a_failed_apply_leaves_the_indexes_in_place(sqlite_store):
+    with sqlite_store.connect() as conn:
+        with pytest.raises(RuntimeError), conn.begin(), st.rebuilt_indexes(conn, 1_000):
+            assert _indexes(conn) == set()
+            _fill(conn, 10)
+            raise RuntimeError("the apply failed")
+        assert _indexes(conn) == INDEXES
+        assert conn.execute(text("SELECT count(*) FROM activities")).scalar() == 0
+
+
+def test_a_failed_stage_write_surfaces_on_the_store_thread(store):
+    """PostgreSQL writes staged rows on the inserter's thread: what fails there is raised
+    by the next hand-over or ``wait`` (SQLite writes inline and raises at once)."""
+    with store.connect() as conn:
+        st.create_stage(conn)
+        inserter = st.Inserter(conn)
+        writer = st.StageWriter(inserter, st.stage_activity, batch_rows=2)
+        good = ("m", 1, "app", writer.day_value(date(2026, 1, 1)), "c", 1, 1, None, None, "")
+        try:
+            writer.buffer.append(good)
+            writer.flush()
+            inserter.wait()
+            writer.buffer.append((None, *good[1:]))  # mapping is NOT NULL
+            with pytest.raises(Exception, match=r"(?i)null"):
+                writer.flush()
+                inserter.wait()
+            inserter.wait()  # raised once; the inserter is usable again
+        finally:
+            inserter.close()
+        conn.rollback()  # what the engine does next (PostgreSQL: the failed COPY's transaction)
+        assert conn.execute(text("SELECT count(*) FROM pendo_tui_stage_activity")).scalar() == 1
+        st.drop_stage(conn)
