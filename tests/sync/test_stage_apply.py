@@ -1,5 +1,5 @@
-"""The apply's SQLite index rebuild: a large apply drops ``activities``' secondary indexes
-and builds them again in its transaction; a small one keeps them; a failure restores them."""
+"""The apply's SQLite index rebuild: a large apply drops a table's secondary indexes and
+builds them again in its transaction; a small one keeps them; a failure restores them."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from pendo_tui.store.db import open_store
 from pendo_tui.sync.pull import stage as st
 
 INDEXES = {ix.name for ix in schema.activities.indexes}
+METRIC_INDEXES = {ix.name for ix in schema.metrics.indexes}
 BY_DAY = "EXPLAIN QUERY PLAN SELECT * FROM activities WHERE day = '2026-01-02'"
 
 
-def _indexes(conn) -> set[str]:
-    sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activities'"
-    return {r[0] for r in conn.execute(text(sql))} & INDEXES
+def _indexes(conn, table: str = "activities") -> set[str]:
+    sql = f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'"
+    return {r[0] for r in conn.execute(text(sql))} & (INDEXES | METRIC_INDEXES)
 
 
 def _fill(conn, n: int, first: int = 0) -> None:
@@ -52,7 +53,9 @@ def sqlite_store(tmp_path: Path):
 
 
 def test_the_schema_names_the_indexes_it_rebuilds():
-    assert len(INDEXES) == 2  # day and company: one added to the schema is rebuilt too
+    # one added to the schema is rebuilt too
+    assert len(INDEXES) == 2  # day, company
+    assert len(METRIC_INDEXES) == 2  # object, mapping
 
 
 @pytest.mark.parametrize(
@@ -62,8 +65,9 @@ def test_the_schema_names_the_indexes_it_rebuilds():
 def test_large_applies_rebuild_and_small_ones_keep(sqlite_store, held, incoming, dropped):
     with sqlite_store.connect() as conn, conn.begin():
         _fill(conn, held)
-        with st.rebuilt_indexes(conn, incoming):
+        with st.rebuilt_indexes(conn, {schema.activities: incoming, schema.metrics: 0}):
             assert _indexes(conn) == (set() if dropped else INDEXES)
+            assert _indexes(conn, "metrics") == METRIC_INDEXES  # nothing comes its way
             _fill(conn, incoming, first=held)
         assert _indexes(conn) == INDEXES
     with sqlite_store.connect() as conn:  # committed with them, and used
@@ -75,11 +79,13 @@ def test_large_applies_rebuild_and_small_ones_keep(sqlite_store, held, incoming,
 
 def test_a_failed_apply_leaves_the_indexes_in_place(sqlite_store):
     with sqlite_store.connect() as conn:
-        with pytest.raises(RuntimeError), conn.begin(), st.rebuilt_indexes(conn, 1_000):
-            assert _indexes(conn) == set()
+        incoming = {schema.activities: 1_000, schema.metrics: 1_000}
+        with pytest.raises(RuntimeError), conn.begin(), st.rebuilt_indexes(conn, incoming):
+            assert _indexes(conn) == _indexes(conn, "metrics") == set()
             _fill(conn, 10)
             raise RuntimeError("the apply failed")
         assert _indexes(conn) == INDEXES
+        assert _indexes(conn, "metrics") == METRIC_INDEXES
         assert conn.execute(text("SELECT count(*) FROM activities")).scalar() == 0
 
 

@@ -47,7 +47,9 @@ class Applier:
             real = self._create_users(conn, jobs)
             st.reassign_users(conn, real)
             self._fill_empty(conn)
-            incoming = sum(j.result.rows_fetched for j in jobs if j.mapping.kind in _USAGE)
+            usage = sum(j.result.rows_fetched for j in jobs if j.mapping.kind in _USAGE)
+            values = sum(j.result.rows_fetched for j in jobs)  # about a metric value a row
+            incoming = {schema.activities: usage, schema.metrics: values}
             with st.rebuilt_indexes(conn, incoming):
                 if resync:
                     st.delete_mapping_data(conn, [j.name for j in jobs])
