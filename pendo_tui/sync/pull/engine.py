@@ -163,7 +163,7 @@ class PullEngine:
         return items, summary
 
     def _context(self, conn: Any, placer: Placer) -> BatchContext:
-        inserter = st.Inserter(conn)  # one writing thread per connection (stage.py)
+        inserter = st.Inserter(conn)  # writes the stage (PostgreSQL: on its own thread)
         ctx = BatchContext(
             config=self.config,
             client=self.client,
