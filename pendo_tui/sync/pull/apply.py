@@ -169,12 +169,10 @@ def latest_days(
     users: dict[int, date] = {}
     companies: dict[str, date] = {}
     if staged:
-        u, c = st.last_days(conn, staged)
-        users = {k: _as_date(d) for k, d in u.items()}
-        companies = {k: _as_date(d) for k, d in c.items()}
+        users, companies = st.last_days(conn, staged)
     for job in routed:
         for parts in (job.visitor_days or {}).values():
-            if parts is None or parts[3] == date.min:
+            if parts is None:
                 continue
             uid, company, _, day = parts
             if uid is not None:
@@ -184,10 +182,6 @@ def latest_days(
             if company is not None and day > companies.get(company, date.min):
                 companies[company] = day
     return users, companies
-
-
-def _as_date(day: date | str) -> date:
-    return date.fromisoformat(day) if isinstance(day, str) else day
 
 
 def _moves_last_seen(job: Job) -> bool:

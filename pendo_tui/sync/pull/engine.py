@@ -168,6 +168,7 @@ class PullEngine:
             config=self.config,
             client=self.client,
             placer=placer,
+            inserter=inserter,
             activity=st.StageWriter(inserter, st.stage_activity),
             metric=st.StageWriter(inserter, st.stage_metric),
             max_call_days=self.max_call_days,
@@ -331,7 +332,7 @@ class PullEngine:
                 if done:
                     applier.apply(conn, done, resync=resync)
             finally:
-                ctx.activity.inserter.close()  # the connection is the store thread's again
+                ctx.inserter.close()  # the connection is the store thread's again
                 conn.rollback()
                 st.drop_stage(conn)
                 index.created.clear()

@@ -24,6 +24,7 @@ class BatchContext:
     config: Config
     client: PendoApi
     placer: Placer
+    inserter: st.Inserter  # writes the batches of both stage writers below
     activity: st.StageWriter
     metric: st.StageWriter
     max_call_days: int
@@ -40,7 +41,7 @@ class BatchContext:
         self.activity.flush()
         self.metric.flush()
         if wait:
-            self.activity.inserter.wait()
+            self.inserter.wait()
 
     def discard(self, mappings: list[str], first: Any, last: Any) -> None:
         """Forget what a failed call staged for these mappings and days."""
