@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +230,26 @@ def open_reader(url: str | None = None) -> Store | None:
 # -- engines ---------------------------------------------------------------------------
 
 
+WAL_SWITCH_PAUSE = 0.05  # seconds between tries of a WAL switch SQLite refused at once
+
+
+def _switch_to_wal(cur: Any, pause: Callable[[float], None] = time.sleep) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while SQLite answers "locked", up to the
+    busy timeout. On a new file two openers may each hold a shared lock and want the
+    exclusive one: SQLite then refuses one of them at once, without waiting on the busy
+    timeout (its deadlock rule), which failed a fresh-clone CI run of 4 concurrent first
+    opens. Once the file is in WAL mode the pragma takes no exclusive lock."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            pause(WAL_SWITCH_PAUSE)
+
+
 def _sqlite_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
     path = parsed.sqlite_path
     if path is None:
@@ -254,7 +276,7 @@ def _sqlite_engine(parsed: StoreUrl, *, read_only: bool = False) -> Engine:
             if read_only:  # a reader never changes the file, not even its journal mode
                 cur.execute("PRAGMA query_only=ON")
             elif path is not None:
-                cur.execute("PRAGMA journal_mode=WAL")  # readers never block the sync
+                _switch_to_wal(cur)  # readers never block the sync
                 # WAL + NORMAL: a commit survives a process crash or SIGKILL (it is in the
                 # WAL file, which the OS keeps); only a power loss may drop the last ones.
                 # Spares one fsync per commit (the push engine commits per event group).

@@ -134,3 +134,45 @@ def test_store_never_shows_the_database_password(fresh_pg_url: str) -> None:
         shown = [store.url, store.display_url, store.label, repr(store)]
         assert all("hunter2" not in s for s in shown), shown
         assert store.engine.url.password == "hunter2"  # still used to connect
+
+
+def test_a_wal_switch_refused_at_once_is_tried_again(tmp_path: Path) -> None:
+    """SQLite may refuse the switch to WAL at once, without waiting on the busy timeout
+    (two openers of a new file). Here the refusal is made certain: the switching
+    connection waits 0 ms while another one holds the file's exclusive lock, released
+    once the switch has been refused and pauses to try again."""
+    import sqlite3
+    import threading
+    import time
+
+    from pendo_tui.store.db import _switch_to_wal
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    switcher = sqlite3.connect(path, isolation_level=None)
+    switcher.execute("PRAGMA busy_timeout=0")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        switcher.execute("PRAGMA journal_mode=WAL")  # refused at once, as in the race
+
+    refused = threading.Event()
+
+    def pause(seconds: float) -> None:
+        refused.set()
+        time.sleep(seconds)
+
+    def release() -> None:
+        if refused.wait(timeout=60):
+            holder.execute("COMMIT")
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        _switch_to_wal(switcher.cursor(), pause=pause)
+    finally:
+        refused.set()
+        releaser.join(timeout=60)
+    assert switcher.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
+    switcher.close()
