@@ -1,17 +1,22 @@
-"""Row-by-row JSON parsing of an HTTP body as it arrives (ijson over the byte stream).
+"""Row-by-row JSON parsing of an HTTP body as it arrives.
 
-Memory stays flat in the response size: ijson holds one row at a time and the reader holds
-one network chunk, plus the first few KiB kept for the request log.
+Rows bodies (an array of rows, or an object holding one under ``results``) are cut into
+runs of whole rows and parsed a run at a time with orjson (``iter_rows``); anything else,
+and any body the cutting cannot handle, goes through ijson over the byte stream. Memory
+stays flat in the response size: at most ``MAX_PENDING`` bytes wait to be cut, and the
+reader holds one network chunk, plus the first few KiB kept for the request log.
 """
 
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import ijson
+import orjson
 
 
 def _backend() -> Any:
@@ -197,3 +202,93 @@ def iter_items(reader: ByteStreamReader, prefix: str) -> Iterator[Any]:
     Numbers come back as int/float (``use_float``), not Decimal: faster, and what JSON meant.
     """
     return BACKEND.items(reader, prefix, use_float=True)
+
+
+# The opening of a rows body, up to the ``[`` of its rows. Only these common shapes take
+# the fast path (``startTime`` before ``results``, or none); any other opening is ijson's.
+_ENVELOPE = re.compile(rb'\s*\{\s*(?:"startTime"\s*:\s*(?:-?\d+|null)\s*,\s*)?"results"\s*:\s*\[')
+_ARRAY = re.compile(rb"\s*\[")
+HEAD_BYTES = 256  # an opening longer than this is not one of the shapes above
+# Bytes that may wait for a cut between rows: a run of rows with none (one row this large,
+# or rows not separated by "},") goes to ijson from there on.
+MAX_PENDING = 1 << 20
+_SEP = b"},"
+
+
+def iter_rows(reader: ByteStreamReader, prefix: str) -> Iterator[Any]:
+    """The rows under ``prefix`` (``item``: a bare array, ``results.item``: an object's
+    ``results``), as ``iter_items`` yields them, at a third of its cost per row.
+
+    The bytes read so far are cut after the last ``},`` and the run before it is parsed
+    as one array. A cut that falls inside a string or a nested object leaves a run that
+    is not valid JSON (a string left open, a brace left unclosed), so a run that parses is
+    exactly a run of whole rows; one that does not waits for more bytes. The end of the
+    body is parsed with its opening, as one document, so whatever follows the rows
+    (``"startTime"`` after ``results``, say) is checked too. A body that breaks any of
+    this is handed, from the first byte not yet yielded, to ijson, which yields the rest
+    or raises the error it would have raised anyway.
+
+    One difference: an integer past 64 bits comes back as a float (ijson refuses it).
+    """
+    if prefix not in ("item", "results.item"):
+        yield from iter_items(reader, prefix)
+        return
+    shape = _ARRAY if prefix == "item" else _ENVELOPE
+    buf = b""
+    while len(buf) < HEAD_BYTES:
+        chunk = reader.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+    head = shape.match(buf)
+    if head is None:
+        yield from iter_items(_Replay(buf, reader), prefix)
+        return
+    opening, buf = buf[: head.end()], buf[head.end() :]
+    loads, error = orjson.loads, orjson.JSONDecodeError
+    while True:  # rows are yielded as soon as they are read: none waits for the next read
+        cut = buf.rfind(_SEP)
+        for _ in range(2):  # the last "}," and the one before it
+            if cut < 0:
+                break
+            try:
+                rows = loads(b"[" + buf[: cut + 1] + b"]")
+            except error:
+                cut = buf.rfind(_SEP, 0, cut)
+                continue
+            yield from rows
+            buf = buf[cut + 2 :]
+            break
+        if len(buf) > MAX_PENDING:
+            yield from iter_items(_Replay(opening + buf, reader), prefix)
+            return
+        chunk = reader.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+    try:
+        doc = loads(opening + buf)
+    except error:
+        doc = None
+    rest = doc if prefix == "item" else doc.get("results") if isinstance(doc, dict) else None
+    if not isinstance(rest, list):  # not the shape after all, or broken: ijson says which
+        yield from iter_items(_Replay(opening + buf, reader), prefix)
+        return
+    yield from rest
+
+
+class _Replay:
+    """``read(n)`` over bytes already taken from ``reader``, then the reader's own."""
+
+    __slots__ = ("_pending", "_reader")
+
+    def __init__(self, pending: bytes, reader: ByteStreamReader) -> None:
+        self._pending = pending
+        self._reader = reader
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pending:
+            out = self._pending if n < 0 else self._pending[:n]
+            self._pending = self._pending[len(out) :]
+            return out
+        return self._reader.read(n)

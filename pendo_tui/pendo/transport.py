@@ -30,7 +30,7 @@ from pendo_tui.pendo.streaming import (
     ItemStream,
     JSONError,
     Prefetcher,
-    iter_items,
+    iter_rows,
 )
 
 KEY_HEADER = "x-pendo-integration-key"
@@ -336,7 +336,7 @@ class Transport:
         top = b""
         try:
             top = reader.peek() if prefix == ROWS else b""
-            items = iter_items(reader, _rows_prefix(top) if prefix == ROWS else prefix)
+            items = iter_rows(reader, _rows_prefix(top) if prefix == ROWS else prefix)
             opened.items = items
             opened.first = next(items, _END)
         except JSONError as exc:

@@ -12,11 +12,23 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from starlette.responses import Response, StreamingResponse
 
 CHUNK_BYTES = 64 * 1024
 CUT_AFTER = 256 * 1024  # a broken stream still delivers this much first
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _encode(rows: list[Any]) -> bytes:
+    """Compact UTF-8 JSON of ``rows``: orjson (a sixth of the CPU of the standard library's
+    encoder, which the simulator took from the client it serves on a benchmark's machine),
+    or the standard library for what orjson refuses (keys that are not strings, integers
+    past 64 bits)."""
+    try:
+        return orjson.dumps(rows)
+    except TypeError:
+        return _dumps(rows).encode()
 
 
 class SimulatedTruncation(Exception):
@@ -54,7 +66,7 @@ def json_chunks(
     sep = b""
     it = iter(rows)
     while pending := list(itertools.islice(it, batch)):
-        piece = sep + _dumps(pending)[1:-1].encode()
+        piece = sep + _encode(pending)[1:-1]
         sep = b","
         buf.append(piece)
         size += len(piece)

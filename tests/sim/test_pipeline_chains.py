@@ -132,12 +132,20 @@ def test_the_lean_group_equals_the_general_one(ds: Dataset) -> None:
         {"n": 9},
     ]
 
-    def run(fields: dict[str, Any]) -> list[dict[str, Any]]:
-        steps = [{"source": {"visitors": None}}, {"group": {"group": ["k"], "fields": fields}}]
+    def run(fields: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+        steps = [{"source": {"visitors": None}}, {"group": {"group": keys, "fields": fields}}]
         return list(compile_pipeline(steps, ds, ds.now_ms).rows(iter(rows)))
 
-    lean = run({"s": {"sum": "n"}, "f": {"first": "x"}, "c": {"count": None}})
-    general = run({"s": {"sum": "n + 0"}, "f": {"first": "x"}, "c": {"count": None}})
-    # `n + 0` is null for non-numbers, which a sum skips just as it skips them raw
-    assert lean == general
-    assert lean[0] == {"k": "a", "s": 3.5, "f": None, "c": 2}
+    for keys in (["k"], ["k", "x"]):  # one key, several (a missing one among them: null)
+        lean = run({"s": {"sum": "n"}, "f": {"first": "x"}, "c": {"count": None}}, keys)
+        general = run({"s": {"sum": "n + 0"}, "f": {"first": "x"}, "c": {"count": None}}, keys)
+        # `n + 0` is null for non-numbers, which a sum skips just as it skips them raw
+        assert lean == general
+    assert run({"s": {"sum": "n"}, "f": {"first": "x"}, "c": {"count": None}}, ["k"])[0] == {
+        "k": "a",
+        "s": 3.5,
+        "f": None,
+        "c": 2,
+    }
+    by_two = run({"c": {"count": None}}, ["k", "x"])
+    assert {"k": None, "x": None, "c": 1} in by_two and len(by_two) == len(rows)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from pendo_tui.sim.server import Simulator
 from pendo_tui.sim.shapes import CHOICES
+from pendo_tui.sim.streaming import json_chunks
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +45,17 @@ def test_shapes_over_the_admin_api(sim: Simulator) -> None:
 
         http.post("/_sim/reset")
         assert http.get("/_sim/settings").json()["shapes"] == defaults
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"pageId": "p", "day": 1, "n": 2.5, "s": 'é\u2028"}', "none": None, "t": True}] * 600,
+        [{1: "a key that is not a string"}, {"big": 2**70}],  # what orjson refuses
+        [],
+    ],
+    ids=["usage", "refused-by-orjson", "empty"],
+)
+def test_streamed_rows_are_the_standard_librarys_json(rows: list) -> None:
+    body = b"".join(json_chunks(b"[", rows, b"]"))
+    assert json.loads(body) == json.loads(json.dumps(rows))
