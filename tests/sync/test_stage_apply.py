@@ -113,3 +113,50 @@ def test_a_failed_stage_write_surfaces_on_the_store_thread(store):
         conn.rollback()
         assert conn.execute(text("SELECT count(*) FROM pendo_tui_stage_activity")).scalar() == 0
         st.drop_stage(conn)
+
+
+def test_no_activities_between_looks_at_the_mapping_and_days_only(store):
+    with store.connect() as conn, conn.begin():
+        _fill(conn, 3)  # mapping "m" on 2026-01-01 .. 2026-01-03
+        day = date(2026, 1, 2)
+        assert not st.no_activities_between(conn, "m", day, day)
+        assert not st.no_activities_between(conn, "m", date(2025, 12, 1), date(2026, 1, 1))
+        assert st.no_activities_between(conn, "m", date(2026, 1, 4), date(2026, 3, 1))
+        assert st.no_activities_between(conn, "other", day, day)
+
+
+def _stage_one(conn, writer: st.StageWriter, user: int, events: int) -> None:
+    day = writer.day_value(date(2026, 1, 2))
+    writer.buffer.append(("m", user, "app", day, "c", events, 1, "c", "page views", "app"))
+    writer.flush()
+    writer.inserter.wait()
+
+
+def test_a_fresh_apply_inserts_and_a_repeated_one_updates(store):
+    """``fresh`` leaves out the ON CONFLICT clause: right on days the mapping does not hold
+    yet; on days it holds, the upsert updates (and a fresh insert there would fail)."""
+    with store.connect() as conn:
+        st.create_stage(conn)
+        inserter = st.Inserter(conn)
+        writer = st.StageWriter(inserter, st.stage_activity)
+        try:
+            with conn.begin():
+                _stage_one(conn, writer, 1, 5)
+            with conn.begin():
+                assert st.no_activities_between(conn, "m", date(2026, 1, 2), date(2026, 1, 2))
+                assert st.apply_activities(conn, "m", "company", False, False, fresh=True) == (1, 1)
+                assert not st.no_activities_between(conn, "m", date(2026, 1, 2), date(2026, 1, 2))
+            with conn.begin():
+                conn.execute(st.stage_activity.delete())
+                _stage_one(conn, writer, 1, 7)
+            with conn.begin():
+                assert st.apply_activities(conn, "m", "company", False, False) == (1, 1)
+            events = conn.execute(text("SELECT events FROM activities")).scalars().all()
+            assert events == [7]
+            conn.commit()
+            with pytest.raises(Exception, match=r"(?i)unique|duplicate"), conn.begin():
+                st.apply_activities(conn, "m", "company", False, False, fresh=True)
+        finally:
+            inserter.close()
+            conn.rollback()
+            st.drop_stage(conn)

@@ -111,7 +111,13 @@ class Applier:
         m, res = job.mapping, job.result
         if not job.window.empty:
             if m.kind in _USAGE:
-                acts, mets = st.apply_activities(conn, m.name, m.object, m.passive, job.merge)
+                w = job.window
+                fresh = conn.dialect.name == "postgresql" and st.no_activities_between(
+                    conn, m.name, w.first_day, w.last_day
+                )
+                acts, mets = st.apply_activities(
+                    conn, m.name, m.object, m.passive, job.merge, fresh=fresh
+                )
                 res.activities_written, res.metrics_written = acts, mets
             res.metrics_written += st.apply_metrics(conn, m.name)
             res.rows_written = res.activities_written + res.metrics_written
