@@ -160,3 +160,25 @@ def test_a_fresh_apply_inserts_and_a_repeated_one_updates(store):
             inserter.close()
             conn.rollback()
             st.drop_stage(conn)
+
+
+def _temp_tables(conn) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        return set(conn.dialect.get_temp_table_names(conn))
+    sql = "SELECT tablename FROM pg_tables WHERE schemaname LIKE 'pg_temp%'"  # any session
+    return {r[0] for r in conn.execute(text(sql))}
+
+
+def test_released_stages_are_gone_and_the_store_serves_the_next_batch(store):
+    """SQLite closes the connection (its temporary file goes with it) instead of dropping
+    the staged rows; PostgreSQL drops the tables. Either way the next batch starts clean."""
+    staged = {st.stage_activity.name, st.stage_metric.name, st.stage_users.name}
+    for _ in range(2):
+        with store.connect() as conn:
+            st.create_stage(conn)
+            conn.execute(st.stage_users.insert(), [{"old": -1, "new": 1}])
+            conn.commit()
+            assert staged <= _temp_tables(conn)
+            st.release_stage(conn)
+        with store.connect() as conn:  # the pool's next connection holds no stage
+            assert not staged & _temp_tables(conn)

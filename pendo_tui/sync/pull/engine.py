@@ -334,7 +334,7 @@ class PullEngine:
             finally:
                 ctx.inserter.close()  # the connection is the store thread's again
                 conn.rollback()
-                st.drop_stage(conn)
+                st.release_stage(conn)
                 index.created.clear()
         for job in jobs:
             if job.error is None:
