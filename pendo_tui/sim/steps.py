@@ -137,38 +137,38 @@ def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) ->
     It stands in for Pendo's servers but runs on the benchmark's machine, beside the client
     it serves: every µs a row here is taken from the client (bench/RESULTS.md, "Rows cut
     and parsed by orjson"). Hence the key read with one ``itemgetter`` call."""
-    sums = [(i, f) for i, (_, kind, f) in enumerate(fields) if kind == "sum"]
-    firsts = [(i, f) for i, (_, kind, f) in enumerate(fields) if kind == "first"]
-    counts = [i for i, (_, kind, _) in enumerate(fields) if kind == "count"]
+    n = len(keys)  # a group's list: its key values, then one slot per field
+    sums = [(n + i, f) for i, (_, kind, f) in enumerate(fields) if kind == "sum"]
+    firsts = [(n + i, f) for i, (_, kind, f) in enumerate(fields) if kind == "first"]
+    counts = [n + i for i, (_, kind, _) in enumerate(fields) if kind == "count"]
     names = (*keys, *(name for name, _, _ in fields))
     empty = [0] * len(fields)
-    whole_key = itemgetter(*keys) if len(keys) > 1 else lambda r: (r[keys[0]],)
+    whole_key = itemgetter(*keys) if n > 1 else lambda r: (r[keys[0]],)
 
     def run(rows: Iterator[Row]) -> Iterator[Row]:
-        groups: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[Any]]] = {}
+        groups: dict[tuple[Any, ...], list[Any]] = {}
         for r in rows:
             try:
                 raw = whole_key(r)
             except KeyError:  # a missing key field groups as null
                 raw = tuple(map(r.get, keys))
             try:
-                entry = groups.get(raw)
+                acc = groups.get(raw)
                 k = raw
             except TypeError:  # a list or object among the key values
                 k = tuple(hashable(v) for v in raw)
-                entry = groups.get(k)
-            if entry is None:
-                entry = groups[k] = (raw, empty.copy())
+                acc = groups.get(k)
+            if acc is None:
+                acc = groups[k] = [*raw, *empty]
                 for i, f in firsts:
-                    entry[1][i] = r.get(f)
-            acc = entry[1]
+                    acc[i] = r.get(f)
             for i, f in sums:
                 if type(v := r.get(f)) in NUM_TYPES:
                     acc[i] += v
             for i in counts:
                 acc[i] += 1
-        for raw, acc in groups.values():
-            yield dict(zip(names, (*raw, *acc), strict=True))
+        for acc in groups.values():
+            yield dict(zip(names, acc, strict=True))
 
     return run
 
