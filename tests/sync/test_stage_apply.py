@@ -125,7 +125,7 @@ def test_no_activities_between_looks_at_the_mapping_and_days_only(store):
         assert st.no_activities_between(conn, "other", day, day)
 
 
-def _stage_one(conn, writer: st.StageWriter, user: int, events: int) -> None:
+def _stage_one(writer: st.StageWriter, user: int, events: int) -> None:
     day = writer.day_value(date(2026, 1, 2))
     writer.buffer.append(("m", user, "app", day, "c", events, 1, "c", "page views", "app"))
     writer.flush()
@@ -141,14 +141,14 @@ def test_a_fresh_apply_inserts_and_a_repeated_one_updates(store):
         writer = st.StageWriter(inserter, st.stage_activity)
         try:
             with conn.begin():
-                _stage_one(conn, writer, 1, 5)
+                _stage_one(writer, 1, 5)
             with conn.begin():
                 assert st.no_activities_between(conn, "m", date(2026, 1, 2), date(2026, 1, 2))
                 assert st.apply_activities(conn, "m", "company", False, False, fresh=True) == (1, 1)
                 assert not st.no_activities_between(conn, "m", date(2026, 1, 2), date(2026, 1, 2))
             with conn.begin():
                 conn.execute(st.stage_activity.delete())
-                _stage_one(conn, writer, 1, 7)
+                _stage_one(writer, 1, 7)
             with conn.begin():
                 assert st.apply_activities(conn, "m", "company", False, False) == (1, 1)
             events = conn.execute(text("SELECT events FROM activities")).scalars().all()

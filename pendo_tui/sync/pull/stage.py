@@ -140,8 +140,9 @@ class Inserter:
     lets go of the GIL while it sends) overlaps the parsing and routing of the next rows on
     the store thread: the calls of a 10-mapping, 1M-row backfill took 12.9-13.6 s against
     15.1-16.9 s inline (bench/RESULTS.md, "Key-ordered applies"). On SQLite the store
-    thread writes inline: its driver takes the GIL back after every statement and waits
-    for it behind the parsing threads, and a writing thread measured no faster.
+    thread writes inline: a writing thread measured no faster, with ijson parsing (its
+    driver waited for the GIL behind the parsing threads after every statement) and again
+    with orjson's (0.2-0.6 s slower; bench/RESULTS.md, "Rows cut and parsed by orjson").
 
     While the thread may be writing, nothing else uses the connection: every
     ``StageWriter`` of the connection hands its batches here, and ``wait`` (before any
