@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,6 +39,8 @@ class SimContext:
     aggregation_requires_write: bool = False  # sources disagree: docs/pendo-reference.md
     shapes: Shapes = field(default_factory=Shapes)  # unconfirmed answer shapes, on demand
     _large: tuple[tuple[int, int], large.LargeData] | None = field(default=None, repr=False)
+    # one pipeline evaluated at a time (sim/aggregate.py, ``evaluate_to_first_row``)
+    evaluating: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
         self.state.reset()

@@ -144,6 +144,8 @@ def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) ->
     names = (*keys, *(name for name, _, _ in fields))
     empty = [0] * len(fields)
     whole_key = itemgetter(*keys) if n > 1 else lambda r: (r[keys[0]],)
+    if not firsts and not counts and len(sums) == 2:
+        return _two_sums(keys, whole_key, names, sums[0][1], sums[1][1])
 
     def run(rows: Iterator[Row]) -> Iterator[Row]:
         groups: dict[tuple[Any, ...], list[Any]] = {}
@@ -169,6 +171,44 @@ def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) ->
                 acc[i] += 1
         for acc in groups.values():
             yield dict(zip(names, acc, strict=True))
+
+    return run
+
+
+def _two_sums(
+    keys: list[str], whole_key: Callable[[Row], Any], names: tuple[str, ...], a: Any, b: Any
+) -> Stage:
+    """``_simple_group`` for exactly two sums and nothing else — every usage pipeline
+    (events and minutes): the two fields are read and added without a loop over fields,
+    a quarter less CPU per row than the general simple group (250k rows: 0.59-0.69 s →
+    0.45-0.50 s, bench/RESULTS.md "The simulator's charge covers its evaluation")."""
+    num = NUM_TYPES
+
+    def run(rows: Iterator[Row]) -> Iterator[Row]:
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        get = groups.get
+        for r in rows:
+            try:
+                raw = whole_key(r)
+            except KeyError:  # a missing key field groups as null
+                raw = tuple(map(r.get, keys))
+            try:
+                acc = get(raw)
+                k = raw
+            except TypeError:  # a list or object among the key values
+                k = tuple(hashable(v) for v in raw)
+                acc = get(k)
+            x = r.get(a)
+            y = r.get(b)
+            if acc is None:
+                groups[k] = [raw, x if type(x) in num else 0, y if type(y) in num else 0]
+            else:
+                if type(x) in num:
+                    acc[1] += x
+                if type(y) in num:
+                    acc[2] += y
+        for raw, x, y in groups.values():
+            yield dict(zip(names, (*raw, x, y)))  # noqa: B905 (the same length by making)
 
     return run
 

@@ -15,7 +15,13 @@ from typing import Any
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-CHUNK_BYTES = 64 * 1024
+# Each chunk is handed from a worker thread to the event loop and written to the socket,
+# and each hand-over waits for the interpreter lock behind whatever pipeline the
+# simulator is evaluating meanwhile (up to the 5 ms switch interval). At 64 KiB a 25 MB
+# answer made 400 such waits, and a client reading one call while the simulator evaluated
+# the next waited on them; at 512 KiB a 10-mapping benchmark's calls ended ~1 s sooner
+# (bench/RESULTS.md, "The simulator's charge covers its evaluation").
+CHUNK_BYTES = 512 * 1024
 CUT_AFTER = 256 * 1024  # a broken stream still delivers this much first
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

@@ -149,3 +149,14 @@ def test_the_lean_group_equals_the_general_one(ds: Dataset) -> None:
     }
     by_two = run({"c": {"count": None}}, ["k", "x"])
     assert {"k": None, "x": None, "c": 1} in by_two and len(by_two) == len(rows)
+    # two sums and nothing else (every usage pipeline) take a path of their own
+    for keys in (["k"], ["k", "x"]):
+        lean = run({"s": {"sum": "n"}, "t": {"sum": "x"}}, keys)
+        general = run({"s": {"sum": "n + 0"}, "t": {"sum": "x + 0"}}, keys)
+        assert lean == general
+    assert run({"s": {"sum": "n"}, "t": {"sum": "x"}}, ["k"]) == [
+        {"k": "a", "s": 3.5, "t": 0},
+        {"k": "b", "s": 0, "t": 7},
+        {"k": ["l"], "s": 4, "t": 11},
+        {"k": None, "s": 9, "t": 0},
+    ]

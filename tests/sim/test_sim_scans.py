@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -54,6 +55,26 @@ def test_every_call_is_charged_for_the_whole_window(
     assert got["count"] == 2
     assert got["rows"] == 2 * expected  # all pages read, though one page was asked for
     assert got["seconds"] == pytest.approx(2 * expected * 2.0 / 1e6)
+
+
+def test_a_call_answers_no_sooner_than_its_charge(
+    http: httpx.Client, sim: Simulator, read_h: dict, ds: Dataset
+) -> None:
+    """The charge is the time to the first byte: the evaluation runs inside it, and
+    what it leaves is slept — a call is never answered sooner than it is charged for,
+    grouped (evaluated before its first row) or streamed."""
+    days = ds.day_starts()
+    lo, hi = days[10], days[40]
+    rows = page_rows_in(ds, lo, hi)
+    sim.scan_cost_us = 0.4e6 / rows  # 0.4 s for the window
+    group = {"group": {"group": ["pageId"], "fields": {"events": {"sum": "numEvents"}}}}
+    for steps in ((), (group,)):
+        call = body("pageEvents", {"appId": EXPAND_ALL}, lo, 30, *steps)
+        started = time.monotonic()
+        answer = http.post("/api/v1/aggregation", json=call, headers=read_h)
+        assert answer.status_code == 200 and answer.json()["results"]
+        assert time.monotonic() - started >= 0.4
+    assert scans(http)["seconds"] == pytest.approx(0.8)
 
 
 def test_filters_do_not_reduce_the_scan(
