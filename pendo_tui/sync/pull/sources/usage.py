@@ -45,49 +45,69 @@ class MappingRoute:
         self.app_keys: dict[Any, tuple[str, str, str]] = {}  # appId → (app_id, metric, series)
         self.staged = ctx.activity.buffer
 
-    def take(self, row: dict[str, Any], day: date, day_value: Any) -> None:
+    def take(self, rows: list[tuple[dict[str, Any], tuple[date, Any]]]) -> None:
+        """Stage ``rows`` — (row, (day, staged day value)) pairs of this mapping's id, in
+        fetched order. One call per id per fetched batch, with everything the loop reads
+        held in locals: per row, a call and a dozen attribute reads cost as much as the
+        row's own work (a million rows: 2.2 s → 1.4 s, bench/RESULTS.md "The simulator's
+        charge covers its evaluation")."""
         job = self.job
-        w = job.window
-        if job.error is not None or not w.first_day <= day <= w.last_day:
+        if job.error is not None:
             return
-        job.result.rows_fetched += 1
-        vid = row.get("visitorId")
-        parts = self.visitor_parts.get(vid, _UNSEEN)
-        if parts is _UNSEEN:
-            parts = self.visitor_parts[vid] = self._visitor(row)
-        if parts is None:  # dropped: counted once per visitor and reason by the placer
-            return
-        if day > parts[3]:
-            parts[3] = day
-        app = row.get("appId")
-        keys = self.app_keys.get(app)
-        if keys is None:
-            m = job.mapping
-            keys = self.app_keys[app] = (
-                str(app if app is not None else DEFAULT_APP_ID),
-                *self.ctx.placer.metric_key(m, m.metric_name, app),
+        lo, hi = job.window.first_day, job.window.last_day
+        parts_of = self.visitor_parts
+        get_parts = parts_of.get
+        keys_of = self.app_keys
+        append = self.staged.append  # the stage writer's buffer: flushed by ``consume``
+        name = job.mapping.name
+        fetched = 0
+        for row, (day, day_value) in rows:
+            if not lo <= day <= hi:
+                continue
+            fetched += 1
+            vid = row.get("visitorId")
+            parts = get_parts(vid, _UNSEEN)
+            if parts is _UNSEEN:
+                parts = parts_of[vid] = self._visitor(row)
+            if parts is None:  # dropped: counted once per visitor and reason by the placer
+                continue
+            if day > parts[3]:
+                parts[3] = day
+            app = row.get("appId")
+            keys = keys_of.get(app)
+            if keys is None:
+                keys = self._app_keys(app)
+            # raw rollup rows (no group step) name them numEvents/numMinutes
+            events = row.get("events")
+            if events is None:
+                events = row.get("numEvents")
+            minutes = row.get("minutes")
+            if minutes is None:
+                minutes = row.get("numMinutes")
+            append(
+                (
+                    name,
+                    parts[0],  # None: metric only, no activity
+                    keys[0],
+                    day_value,
+                    parts[1],
+                    events if type(events) is int else int(events or 0),
+                    minutes if type(minutes) is int else int(minutes or 0),
+                    parts[2],
+                    keys[1],
+                    keys[2],
+                )
             )
-        # raw rollup rows (no group step) name them numEvents/numMinutes
-        events = row.get("events")
-        if events is None:
-            events = row.get("numEvents")
-        minutes = row.get("minutes")
-        if minutes is None:
-            minutes = row.get("numMinutes")
-        self.staged.append(  # the stage writer's buffer: flushed by ``consume``
-            (
-                job.mapping.name,
-                parts[0],  # None: metric only, no activity
-                keys[0],
-                day_value,
-                parts[1],
-                int(events or 0),
-                int(minutes or 0),
-                parts[2],
-                keys[1],
-                keys[2],
-            )
+        job.result.rows_fetched += fetched
+
+    def _app_keys(self, app: Any) -> tuple[str, str, str]:
+        """(app id as stored, metric name, series key) of an app, worked out once."""
+        m = self.job.mapping
+        keys = self.app_keys[app] = (
+            str(app if app is not None else DEFAULT_APP_ID),
+            *self.ctx.placer.metric_key(m, m.metric_name, app),
         )
+        return keys
 
     def _visitor(self, row: dict[str, Any]) -> list[Any] | None:
         """The placer's decision for this row's visitor, as the parts every one of its rows
@@ -191,6 +211,7 @@ class UsageGroup:
         def consume(rows: Rows, w: SyncWindow) -> None:
             first, last = w.first_day, w.last_day
             routes, core = self.routes, self.core
+            by_id: dict[str, list[tuple[dict[str, Any], tuple[date, Any]]]] = {}
             for row in rows:
                 ms = row.get("day") or 0
                 hit = days.get(ms)
@@ -203,11 +224,19 @@ class UsageGroup:
                 oid = row.get(id_field)
                 # a one-id call asked for that id only: a row without the field is its
                 key = oid if type(oid) is str else (str(oid) if oid is not None else only)
+                same = by_id.get(key)
+                if same is None:
+                    by_id[key] = [(row, hit)]
+                else:
+                    same.append((row, hit))
+            for key, pairs in by_id.items():  # per id, its rows in fetched order
                 for route in routes.get(key, ()):
-                    route.take(row, day, hit[1])
+                    route.take(pairs)
                 for c in core:
-                    if key in c.ids and day in c.window and c.job.error is None:
-                        c.read(row, day)
+                    if key in c.ids:
+                        for row, (day, _) in pairs:
+                            if day in c.window and c.job.error is None:
+                                c.read(row, day)
             ctx.activity.flush_if_full()
 
         def discard(w: SyncWindow) -> None:
