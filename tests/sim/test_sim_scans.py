@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from pendo_tui.sim.aggregate import evaluate_to_first_row
 from pendo_tui.sim.dataset import Dataset
 from pendo_tui.sim.server import Simulator
 
@@ -148,3 +151,19 @@ def test_scan_settings_over_the_admin_api(http: httpx.Client, sim: Simulator) ->
         "seconds": 0,
         "sources": {},
     }
+
+
+def test_pipelines_are_evaluated_one_at_a_time_up_to_their_first_row() -> None:
+    """Evaluations share the simulator's one interpreter: each holds the evaluation lock
+    until its first row (all of a group step), and streams the rest without it."""
+    lock = threading.Lock()
+    held: list[bool] = []
+
+    def rows() -> Iterator[int]:
+        for n in range(3):
+            held.append(lock.locked())
+            yield n
+
+    it, first = evaluate_to_first_row(rows(), lock)
+    assert first == 0 and held == [True] and not lock.locked()
+    assert list(it) == [1, 2] and held == [True, False, False]
