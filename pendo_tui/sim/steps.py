@@ -180,8 +180,9 @@ def _two_sums(
 ) -> Stage:
     """``_simple_group`` for exactly two sums and nothing else — every usage pipeline
     (events and minutes): the two fields are read and added without a loop over fields,
-    a fifth less CPU than the general simple group (250k rows grouped, min of 5: 0.61-0.62
-    s → 0.47-0.50 s, bench/RESULTS.md "The simulator's charge covers its evaluation")."""
+    a tenth to a fifth less CPU than the general simple group (250k rows grouped, min of
+    5, four runs: 0.61-0.63 s → 0.47-0.57 s; bench/RESULTS.md "The simulator's charge
+    covers its evaluation")."""
     num = NUM_TYPES
 
     def run(rows: Iterator[Row]) -> Iterator[Row]:
@@ -208,7 +209,7 @@ def _two_sums(
                 if type(y) in num:
                     acc[2] += y
         for raw, x, y in groups.values():
-            yield dict(zip(names, (*raw, x, y)))  # noqa: B905 (the same length by making)
+            yield dict(zip(names, (*raw, x, y), strict=True))
 
     return run
 
