@@ -149,17 +149,8 @@ def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) ->
 
     def run(rows: Iterator[Row]) -> Iterator[Row]:
         groups: dict[tuple[Any, ...], list[Any]] = {}
-        for r in rows:
-            try:
-                raw = whole_key(r)
-            except KeyError:  # a missing key field groups as null
-                raw = tuple(map(r.get, keys))
-            try:
-                acc = groups.get(raw)
-                k = raw
-            except TypeError:  # a list or object among the key values
-                k = tuple(hashable(v) for v in raw)
-                acc = groups.get(k)
+        for k, raw, r in _keyed(rows, whole_key, keys):
+            acc = groups.get(k)
             if acc is None:
                 acc = groups[k] = [*raw, *empty]
                 for i, f in firsts:
@@ -175,30 +166,39 @@ def _simple_group(keys: list[str], fields: list[tuple[str, str, str | None]]) ->
     return run
 
 
+def _keyed(
+    rows: Iterator[Row], whole_key: Callable[[Row], Any], keys: list[str]
+) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...], Row]]:
+    """(group key, key values, row) per row, for both simple group paths: a missing key
+    field groups as null, and a list or object among the values is made hashable."""
+    for r in rows:
+        try:
+            raw = whole_key(r)
+        except KeyError:
+            raw = tuple(map(r.get, keys))
+        try:
+            hash(raw)
+        except TypeError:
+            yield tuple(hashable(v) for v in raw), raw, r
+            continue
+        yield raw, raw, r
+
+
 def _two_sums(
     keys: list[str], whole_key: Callable[[Row], Any], names: tuple[str, ...], a: Any, b: Any
 ) -> Stage:
     """``_simple_group`` for exactly two sums and nothing else — every usage pipeline
     (events and minutes): the two fields are read and added without a loop over fields,
-    a tenth to a fifth less CPU than the general simple group (250k rows grouped, min of
-    5, four runs: 0.61-0.63 s → 0.47-0.57 s; bench/RESULTS.md "The simulator's charge
-    covers its evaluation")."""
+    less CPU than the general simple group (250k rows grouped, min of 5: 0.61-0.63 s →
+    0.47-0.57 s with the key read inline, 0.57 s through ``_keyed``, which both paths
+    share; bench/RESULTS.md "The simulator's charge covers its evaluation")."""
     num = NUM_TYPES
 
     def run(rows: Iterator[Row]) -> Iterator[Row]:
         groups: dict[tuple[Any, ...], list[Any]] = {}
         get = groups.get
-        for r in rows:
-            try:
-                raw = whole_key(r)
-            except KeyError:  # a missing key field groups as null
-                raw = tuple(map(r.get, keys))
-            try:
-                acc = get(raw)
-                k = raw
-            except TypeError:  # a list or object among the key values
-                k = tuple(hashable(v) for v in raw)
-                acc = get(k)
+        for k, raw, r in _keyed(rows, whole_key, keys):
+            acc = get(k)
             x = r.get(a)
             y = r.get(b)
             if acc is None:
